@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Debian packages the integration tests and the benchmark use: Dovecot (IMAP) and isync (mbsync).
+set -euo pipefail
+missing=()
+command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
+command -v mbsync >/dev/null 2>&1 || missing+=(isync)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing ${missing[*]} (Debian packages)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The package may start a system-wide Dovecot; the tests run their own on free ports.
+else
+  echo "note: ${missing[*]} not installed; the tests that need them are skipped." >&2
+  echo "      install with: sudo apt-get install ${missing[*]}" >&2
+fi

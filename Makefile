@@ -1,0 +1,33 @@
+# Two entry points: `make demo` and `make test`. Both create .venv and install what they need.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck unit system-deps clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/triage demo
+
+system-deps:
+	@bash .ci/system-deps.sh
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check triage tests bench
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+test: system-deps $(BIN)/.installed lint typecheck
+	$(BIN)/pytest -q
+
+unit: $(BIN)/.installed
+	$(BIN)/pytest -q -m "not integration"
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

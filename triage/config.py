@@ -1,0 +1,248 @@
+"""Load and validate the TOML configuration into frozen dataclasses; errors name file, section and key."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+DEFAULT_CONFIG_PATH = Path("/etc/triage/config.toml")
+CONFIG_ENV = "TRIAGE_CONFIG"
+
+Security = Literal["tls", "starttls", "none"]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and what to change."""
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    path: Path = Path("/var/lib/triage/triage.sqlite")
+    raw_retention_days: int = 365
+
+
+@dataclass(frozen=True)
+class SupportConfig:
+    addresses: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    batch_size: int = 200
+    max_message_bytes: int = 25 * 1024 * 1024
+    poll_interval_seconds: float = 60.0
+    idle_seconds: float = 25 * 60.0
+    keepalive_seconds: float = 5 * 60.0
+    timeout_seconds: float = 60.0
+    backoff_initial_seconds: float = 1.0
+    backoff_max_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    name: str
+    host: str
+    username: str
+    port: int = 993
+    security: Security = "tls"
+    password_env: str | None = None
+    password_file: Path | None = None
+    password_command: str | None = None
+    oauth2_token_command: str | None = None
+    inbox: str = "INBOX"
+    sent: str | None = None
+    tls_verify: bool = True
+    tls_ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path | None = None
+    store: StoreConfig = field(default_factory=StoreConfig)
+    support: SupportConfig = field(default_factory=SupportConfig)
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+    accounts: tuple[AccountConfig, ...] = ()
+    log: LogConfig = field(default_factory=LogConfig)
+
+    def is_ours(self, address: str) -> bool:
+        """True when mail from this address is outgoing (sent by support)."""
+        address = address.strip().lower()
+        if address in {a.lower() for a in self.support.addresses}:
+            return True
+        domain = address.rpartition("@")[2]
+        return domain in {d.lower() for d in self.support.domains}
+
+
+SECTIONS: dict[str, type] = {
+    "store": StoreConfig,
+    "support": SupportConfig,
+    "capture": CaptureConfig,
+    "log": LogConfig,
+}
+
+
+def default_config_path() -> Path:
+    """`$TRIAGE_CONFIG` when set, else /etc/triage/config.toml."""
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read and validate a config file; raises ConfigError naming file, section and key."""
+    path = path or default_config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found; pass --config PATH or set ${CONFIG_ENV} "
+            "(config.example.toml documents every key)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path | None = None) -> Config:
+    """Validate TOML text into a Config."""
+    where = str(path or "<config>")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    known = {*SECTIONS, "accounts"}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown section [{key}]; known: {', '.join(sorted(known))}")
+    sections: dict[str, Any] = {
+        name: build_section(cls, data.get(name, {}), where, name) for name, cls in SECTIONS.items()
+    }
+    accounts = tuple(
+        build_account(table, where, index)
+        for index, table in enumerate(_list_of_tables(data.get("accounts", []), where))
+    )
+    _check_unique_names(accounts, where)
+    _check_positive(sections["capture"], where, "capture")
+    store: StoreConfig = sections["store"]
+    if path is not None and not store.path.is_absolute():
+        # A relative store path means next to the config file, not wherever the daemon started.
+        sections["store"] = replace(store, path=path.parent / store.path)
+    return Config(source=path, accounts=accounts, **sections)
+
+
+def _check_positive(section: object, where: str, name: str) -> None:
+    for f in fields(section):  # type: ignore[arg-type]
+        value = getattr(section, f.name)
+        if isinstance(value, int | float) and value <= 0:
+            raise ConfigError(f"{where}: [{name}] {f.name} must be greater than 0, not {value}")
+
+
+def _list_of_tables(value: object, where: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise ConfigError(f"{where}: [[accounts]] must be a list of tables ([[accounts]] blocks)")
+    return value
+
+
+def build_account(table: dict[str, Any], where: str, index: int) -> AccountConfig:
+    section = f"accounts[{index}]"
+    account: AccountConfig = build_section(AccountConfig, table, where, section)
+    section = f"accounts[{index}] ({account.name})"
+    secrets = [
+        k
+        for k in ("password_env", "password_file", "password_command", "oauth2_token_command")
+        if getattr(account, k) is not None
+    ]
+    if len(secrets) != 1:
+        raise ConfigError(
+            f"{where}: [{section}] needs exactly one of password_env, password_file, "
+            f"password_command or oauth2_token_command (found: {', '.join(secrets) or 'none'})"
+        )
+    if account.security == "none" and not is_loopback(account.host):
+        raise ConfigError(
+            f'{where}: [{section}] security = "none" sends the password in clear text; it is '
+            f'only allowed to a loopback host, not {account.host!r}. Use "tls" or "starttls".'
+        )
+    if not 0 < account.port < 65536:
+        raise ConfigError(f"{where}: [{section}] port {account.port} is not a valid TCP port")
+    return account
+
+
+def _check_unique_names(accounts: tuple[AccountConfig, ...], where: str) -> None:
+    seen: set[str] = set()
+    for account in accounts:
+        if account.name in seen:
+            raise ConfigError(f"{where}: two [[accounts]] are named {account.name!r}; names must be unique")
+        seen.add(account.name)
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses, the only hosts where plain IMAP/SMTP is allowed."""
+    if host.lower() in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def build_section(cls: type, table: object, where: str, section: str) -> Any:
+    """Build one dataclass from a TOML table, checking unknown keys, missing keys and types."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [{section}] must be a table")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    for key in table:
+        if key not in names:
+            raise ConfigError(
+                f"{where}: [{section}] unknown key {key!r}; known keys: {', '.join(sorted(names))}"
+            )
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name in table:
+            values[f.name] = coerce(table[f.name], hints[f.name], f"{where}: [{section}] {f.name}")
+        elif f.default is f.default_factory:  # dataclasses.MISSING on both: required
+            raise ConfigError(f"{where}: [{section}] missing required key {f.name!r}")
+    return cls(**values)
+
+
+def coerce(value: object, hint: Any, where: str) -> Any:
+    """Check a TOML value against a type hint, converting paths and lists."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        inner = [a for a in args if a is not type(None)]
+        return coerce(value, inner[0], where)
+    if origin is Literal:
+        if value not in args:
+            choices = " | ".join(f'"{a}"' for a in args)
+            raise ConfigError(f"{where} must be one of {choices}, not {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list, not {type(value).__name__}")
+        return tuple(coerce(item, args[0], f"{where}[{i}]") for i, item in enumerate(value))
+    if hint is Path:
+        return Path(str(coerce(value, str, where))).expanduser()
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, bool):
+        raise ConfigError(f"{where} must be an integer, not a boolean")
+    if not isinstance(value, hint):
+        raise ConfigError(f"{where} must be {_type_name(hint)}, not {type(value).__name__} ({value!r})")
+    return value
+
+
+def _type_name(hint: Any) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
+        hint, getattr(hint, "__name__", str(hint))
+    )

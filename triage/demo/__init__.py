@@ -1,0 +1,1 @@
+"""Demo data for `triage demo`: the bundled sample support mailbox."""

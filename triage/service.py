@@ -1,0 +1,261 @@
+"""The daemon: one watcher thread per account folder (IDLE or polling), signals, reload, backoff."""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+
+from triage import systemd
+from triage.capture import AfterBatch, capture_folder
+from triage.config import AccountConfig, Config, ConfigError, load_config
+from triage.credentials import OAuth2Token
+from triage.model import FolderRole
+from triage.sources.imap import ImapAuthError, ImapError, ImapSession
+from triage.store import Store, StoreError, open_store
+
+log = logging.getLogger(__name__)
+
+ROLES = (FolderRole.INBOX, FolderRole.SENT)
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter, so many clients do not reconnect in step."""
+
+    initial: float = 1.0
+    maximum: float = 300.0
+    attempt: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def next_delay(self) -> float:
+        ceiling = min(self.maximum, self.initial * 2**self.attempt)
+        self.attempt += 1
+        return float(ceiling / 2 + self.rng.uniform(0, ceiling / 2))
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+def oauth2_for(account: AccountConfig) -> OAuth2Token | None:
+    if account.oauth2_token_command is None:
+        return None
+    return OAuth2Token(account.oauth2_token_command, owner=f"account {account.name!r}")
+
+
+def run_once(config: Config, after_batch: AfterBatch | None = None) -> list[str]:
+    """One catch-up pass over every account and folder; returns the errors (empty when all synced)."""
+    errors: list[str] = []
+    store = open_store(config.store.path)
+    try:
+        for account in config.accounts:
+            try:
+                with ImapSession(
+                    account, config.capture.timeout_seconds, oauth2=oauth2_for(account)
+                ) as session:
+                    for role in ROLES:
+                        result = capture_folder(session, store, config, role, after_batch=after_batch)
+                        log.info(
+                            "folder synced",
+                            extra={
+                                "account": account.name,
+                                "folder": role.value,
+                                "mailbox": result.mailbox,
+                                "new": result.new,
+                            },
+                        )
+            except ImapError as exc:
+                errors.append(str(exc))
+                store.record_error(account.name, ROLES, str(exc))
+                log.error("account failed", extra={"account": account.name, "error": str(exc)})
+    finally:
+        store.close()
+    return errors
+
+
+class FolderWatcher(threading.Thread):
+    """Keeps one folder of one account captured: catch up, IDLE (or poll), catch up again."""
+
+    def __init__(
+        self,
+        config: Config,
+        account: AccountConfig,
+        role: FolderRole,
+        stop: threading.Event,
+        oauth2: OAuth2Token | None,
+        after_batch: AfterBatch | None = None,
+    ) -> None:
+        super().__init__(name=f"watch-{account.name}-{role.value}", daemon=True)
+        self.config, self.account, self.role = config, account, role
+        self.stop = stop
+        self.oauth2 = oauth2
+        self.after_batch = after_batch
+        self.first_pass = threading.Event()  # set after the first catch-up, or its failure
+        capture = config.capture
+        self.backoff = Backoff(capture.backoff_initial_seconds, capture.backoff_max_seconds)
+
+    def run(self) -> None:
+        store: Store | None = None
+        while not self.stop.is_set():
+            try:
+                store = store or open_store(self.config.store.path)
+                with ImapSession(
+                    self.account, self.config.capture.timeout_seconds, oauth2=self.oauth2
+                ) as session:
+                    self._watch(session, store)
+            except (ImapError, StoreError) as exc:
+                self._failed(store, exc)
+            except Exception as exc:
+                log.exception("watcher crashed", extra=self._fields())
+                self._failed(store, exc)
+        if store is not None:
+            store.close()
+
+    def _watch(self, session: ImapSession, store: Store) -> None:
+        self._catch_up(session, store)
+        self.first_pass.set()
+        self.backoff.reset()
+        idle = session.has_idle
+        capture = self.config.capture
+        while not self.stop.is_set():
+            if idle:
+                session.wait_for_change(capture.idle_seconds, self.stop)
+            else:
+                self._poll_wait(session, capture.poll_interval_seconds, capture.keepalive_seconds)
+            if not self.stop.is_set():
+                self._catch_up(session, store)
+
+    def _catch_up(self, session: ImapSession, store: Store) -> None:
+        result = capture_folder(session, store, self.config, self.role, self.stop, self.after_batch)
+        if result.new:
+            log.info("captured", extra=self._fields() | {"new": result.new})
+
+    def _poll_wait(self, session: ImapSession, interval: float, keepalive: float) -> None:
+        deadline = time.monotonic() + interval
+        next_noop = time.monotonic() + keepalive
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            self.stop.wait(min(1.0, deadline - time.monotonic()))
+            if time.monotonic() >= next_noop:
+                session.noop()
+                next_noop = time.monotonic() + keepalive
+
+    def _failed(self, store: Store | None, exc: Exception) -> None:
+        delay = self.backoff.next_delay()
+        if isinstance(exc, ImapAuthError):
+            delay = max(delay, min(self.backoff.maximum, 60.0))  # do not hammer a refusing server
+        log.error(
+            "folder watch failed; retrying",
+            extra=self._fields() | {"error": str(exc), "retry_in": f"{delay:.1f}s"},
+        )
+        if store is not None:
+            try:
+                store.record_error(self.account.name, [self.role], str(exc))
+            except Exception:
+                log.warning("could not record the error in the store", extra=self._fields())
+        self.first_pass.set()
+        self.stop.wait(delay)
+
+    def _fields(self) -> dict[str, str]:
+        return {"account": self.account.name, "folder": self.role.value}
+
+
+class Daemon:
+    """Runs watchers for every account folder until stopped; reloads config on SIGHUP."""
+
+    def __init__(
+        self,
+        config: Config,
+        config_loader: Callable[[], Config] | None = None,
+        after_batch: AfterBatch | None = None,
+    ) -> None:
+        self.config = config
+        self.config_loader = config_loader or (lambda: load_config(config.source))
+        self.after_batch = after_batch
+        self.stop_requested = threading.Event()
+        self.reload_requested = threading.Event()
+        self.ready = threading.Event()
+        self.last_reload_error: str | None = None
+        self._watch_stop = threading.Event()
+        self._watchers: list[FolderWatcher] = []
+
+    def request_stop(self, *_: object) -> None:
+        self.stop_requested.set()
+
+    def request_reload(self, *_: object) -> None:
+        self.reload_requested.set()
+
+    def install_signal_handlers(self) -> None:
+        """Handlers only set flags; the main loop does the work."""
+
+        def on_term(signum: int, frame: FrameType | None) -> None:
+            self.request_stop()
+
+        def on_hup(signum: int, frame: FrameType | None) -> None:
+            self.request_reload()
+
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_term)
+        signal.signal(signal.SIGHUP, on_hup)
+
+    def run(self) -> int:
+        self._start_watchers()
+        self._wait_first_pass()
+        self.ready.set()
+        systemd.notify("READY=1", "STATUS=watching")
+        log.info("daemon ready", extra={"accounts": len(self.config.accounts)})
+        ping = systemd.watchdog_interval()
+        while not self.stop_requested.is_set():
+            self.stop_requested.wait(min(ping or 1.0, 1.0))
+            if ping:
+                systemd.notify("WATCHDOG=1")
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self._reload()
+        systemd.notify("STOPPING=1")
+        log.info("stopping")
+        self._stop_watchers()
+        return 0
+
+    def _start_watchers(self) -> None:
+        self._watch_stop = threading.Event()
+        self._watchers = []
+        for account in self.config.accounts:
+            oauth2 = oauth2_for(account)
+            for role in ROLES:
+                self._watchers.append(
+                    FolderWatcher(self.config, account, role, self._watch_stop, oauth2, self.after_batch)
+                )
+        for watcher in self._watchers:
+            watcher.start()
+
+    def _wait_first_pass(self) -> None:
+        for watcher in self._watchers:
+            while not watcher.first_pass.wait(0.5):
+                if self.stop_requested.is_set():
+                    return
+
+    def _stop_watchers(self, timeout: float = 8.0) -> None:
+        self._watch_stop.set()
+        deadline = time.monotonic() + timeout
+        for watcher in self._watchers:
+            watcher.join(max(0.1, deadline - time.monotonic()))
+
+    def _reload(self) -> None:
+        systemd.notify("RELOADING=1")
+        try:
+            new_config = self.config_loader()
+        except ConfigError as exc:
+            self.last_reload_error = str(exc)
+            log.error("reload failed; keeping the running configuration", extra={"error": str(exc)})
+        else:
+            self._stop_watchers()
+            self.config = new_config
+            self.last_reload_error = None
+            self._start_watchers()
+            log.info("configuration reloaded", extra={"accounts": len(new_config.accounts)})
+        systemd.notify("READY=1")

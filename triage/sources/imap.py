@@ -1,0 +1,343 @@
+"""Read-only IMAP access (the only imapclient user): examine, search, peek-fetch and IDLE."""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import re
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from triage.config import AccountConfig
+from triage.credentials import CredentialError, OAuth2Token, SecretSource
+from triage.model import FolderRole, RawMail
+
+log = logging.getLogger(__name__)
+
+ClientFactory = Callable[..., Any]
+
+
+class ImapError(Exception):
+    """An IMAP operation failed; the connection should be dropped and retried later."""
+
+
+class ImapAuthError(ImapError):
+    """The server refused our credentials: retrying will not help until the config is fixed."""
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    mailbox: str
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+
+
+def tls_context(account: AccountConfig) -> ssl.SSLContext:
+    """Certificates are verified unless the account explicitly turns it off."""
+    context = ssl.create_default_context(cafile=str(account.tls_ca_file) if account.tls_ca_file else None)
+    if not account.tls_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+@contextmanager
+def imap_errors(account: AccountConfig, doing: str) -> Iterator[None]:
+    """Turn the many ways IMAP fails (socket, TLS, protocol) into ImapError with context."""
+    where = f"account {account.name!r} ({account.host}:{account.port})"
+    try:
+        yield
+    except LoginError as exc:
+        raise ImapAuthError(
+            f"{where}: login refused for user {account.username!r}: {_server_text(exc)}; "
+            "check the username and password source"
+        ) from None
+    except CredentialError as exc:
+        raise ImapAuthError(f"{where}: {exc}") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise ImapError(
+            f"{where}: TLS certificate not trusted while {doing}: {exc.verify_message}; "
+            "set tls_ca_file for a private CA (tls_verify = false only for testing)"
+        ) from None
+    except TimeoutError:
+        raise ImapError(f"{where}: timed out while {doing}") from None
+    except socket.gaierror as exc:
+        raise ImapError(f"{where}: cannot resolve host while {doing}: {exc.strerror}") from None
+    except (OSError, imaplib.IMAP4.abort, imaplib.IMAP4.error, IMAPClientError) as exc:
+        raise ImapError(f"{where}: {doing} failed: {_server_text(exc)}") from None
+
+
+def _server_text(exc: BaseException) -> str:
+    text = str(exc)
+    for prefix in ("b'", 'b"'):
+        text = text.replace(prefix, "'")
+    return text or type(exc).__name__
+
+
+class ImapSession:
+    """One logged-in connection to an account; every mailbox is opened read-only (EXAMINE)."""
+
+    def __init__(
+        self,
+        account: AccountConfig,
+        timeout: float = 60.0,
+        client_factory: ClientFactory = IMAPClient,
+        oauth2: OAuth2Token | None = None,
+    ) -> None:
+        self.account = account
+        self.timeout = timeout
+        self._factory = client_factory
+        self._oauth2 = oauth2
+        self._client: Any = None
+        self._selected: str | None = None
+
+    def __enter__(self) -> ImapSession:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def connect(self) -> None:
+        account = self.account
+        with imap_errors(account, "connecting"):
+            client = self._factory(
+                account.host,
+                port=account.port,
+                ssl=account.security == "tls",
+                ssl_context=tls_context(account),
+                timeout=self.timeout,
+            )
+            self._client = client
+            if account.security == "starttls":
+                client.starttls(tls_context(account))
+        with imap_errors(account, "logging in"):
+            if account.oauth2_token_command:
+                self._login_oauth2()
+            else:
+                password = SecretSource(
+                    owner=f"account {account.name!r}",
+                    env=account.password_env,
+                    file=account.password_file,
+                    command=account.password_command,
+                ).read()
+                self._client.login(account.username, password.value)
+        log.info("connected", extra={"account": account.name, "host": account.host})
+
+    def _login_oauth2(self) -> None:
+        assert self._oauth2 is not None, "OAuth2 accounts need a token source"
+        try:
+            self._client.oauth2_login(self.account.username, self._oauth2.get().value)
+        except LoginError:
+            self._oauth2.invalidate()  # the next connection fetches a fresh token
+            raise
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        self._selected = None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except Exception:
+            with suppress(Exception):
+                client.shutdown()
+
+    @property
+    def has_idle(self) -> bool:
+        return bool(self._client and self._client.has_capability("IDLE"))
+
+    def mailbox_for(self, role: FolderRole) -> str:
+        """The server's name for the inbox or the Sent folder of this account."""
+        if role is FolderRole.INBOX:
+            return self.account.inbox
+        if self.account.sent:
+            return self.account.sent
+        with imap_errors(self.account, "looking for the Sent folder"):
+            special = self._client.find_special_folder(b"\\Sent")
+        return str(special) if special else "Sent"
+
+    def examine(self, mailbox: str) -> FolderStatus:
+        """Open a mailbox read-only (EXAMINE): nothing we do can change flags or contents."""
+        with imap_errors(self.account, f"opening {mailbox!r} read-only"):
+            info = self._client.select_folder(mailbox, readonly=True)
+        self._selected = mailbox
+        return FolderStatus(
+            mailbox=mailbox,
+            uidvalidity=int(info[b"UIDVALIDITY"]),
+            uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
+            exists=int(info.get(b"EXISTS", 0)),
+        )
+
+    def uids_after(self, last_uid: int) -> list[int]:
+        """UIDs above last_uid in the selected mailbox, ascending."""
+        with imap_errors(self.account, "searching for new mail"):
+            found = self._client.search(["UID", f"{last_uid + 1}:*"])
+        # "N:*" always matches the highest UID, even when it is below N.
+        return sorted(int(uid) for uid in found if int(uid) > last_uid)
+
+    def fetch(self, uids: Sequence[int], max_bytes: int) -> list[RawMail]:
+        """Fetch messages with BODY.PEEK (never sets \\Seen); large ones are truncated."""
+        if not uids:
+            return []
+        with imap_errors(self.account, "fetching messages"):
+            sizes = self._client.fetch(list(uids), ["RFC822.SIZE"])
+            small = [u for u in uids if _size(sizes.get(u)) <= max_bytes]
+            large = [u for u in uids if _size(sizes.get(u)) > max_bytes]
+            mails = self._fetch_whole(small) if small else {}
+            for uid in large:
+                mails[uid] = self._fetch_truncated(uid, _size(sizes.get(uid)), max_bytes)
+        return [mails[uid] for uid in uids if uid in mails]
+
+    def _fetch_whole(self, uids: list[int]) -> dict[int, RawMail]:
+        response = self._client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
+        return {
+            int(uid): RawMail(
+                raw=bytes(data.get(b"BODY[]") or b""),
+                internal_date=_aware(data.get(b"INTERNALDATE")),
+                uid=int(uid),
+                size=_size(data),
+            )
+            for uid, data in response.items()
+        }
+
+    def _fetch_truncated(self, uid: int, size: int, max_bytes: int) -> RawMail:
+        head = self._client.fetch([uid], ["BODY.PEEK[HEADER]", "BODYSTRUCTURE", "INTERNALDATE"])[uid]
+        header = bytes(head.get(b"BODY[HEADER]") or b"")
+        part = first_text_part(head.get(b"BODYSTRUCTURE"))
+        body, part_headers = b"", b"Content-Type: text/plain; charset=us-ascii\r\n"
+        if part is not None:
+            section, part_headers = part
+            limit = min(max_bytes, 1024 * 1024)
+            key = f"BODY.PEEK[{section}]<0.{limit}>"
+            fetched = self._client.fetch([uid], [key])[uid]
+            body = next((bytes(v) for k, v in fetched.items() if k.startswith(b"BODY[")), b"")
+        log.warning(
+            "message over size cap captured truncated",
+            extra={"account": self.account.name, "uid": uid, "size": size},
+        )
+        return RawMail(
+            raw=truncated_message(header, part_headers, body, size),
+            internal_date=_aware(head.get(b"INTERNALDATE")),
+            uid=uid,
+            truncated=True,
+            size=size,
+        )
+
+    def wait_for_change(self, seconds: float, stop: threading.Event) -> bool:
+        """Block up to `seconds` (IDLE) until the selected mailbox changes or `stop` is set."""
+        with imap_errors(self.account, "waiting in IDLE"):
+            self._client.idle()
+            try:
+                while seconds > 0 and not stop.is_set():
+                    step = min(1.0, seconds)
+                    responses = self._client.idle_check(timeout=step)
+                    seconds -= step
+                    if any(_is_change(r) for r in responses):
+                        return True
+            finally:
+                self._client.idle_done()
+        return False
+
+    def noop(self) -> None:
+        with imap_errors(self.account, "keepalive (NOOP)"):
+            self._client.noop()
+
+
+def _is_change(response: Any) -> bool:
+    return (
+        isinstance(response, tuple)
+        and len(response) >= 2
+        and response[1] in (b"EXISTS", b"EXPUNGE", b"RECENT")
+    )
+
+
+def _size(data: Any) -> int:
+    if not data:
+        return 0
+    return int(data.get(b"RFC822.SIZE", 0))
+
+
+def _aware(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    # imapclient returns local naive datetimes unless normalise_times is off.
+    return value.astimezone(UTC) if value.tzinfo else value.astimezone().astimezone(UTC)
+
+
+def first_text_part(structure: Any, prefix: str = "") -> tuple[str, bytes] | None:
+    """Section number and MIME headers of the first text/plain or text/html part."""
+    if structure is None:
+        return None
+    if getattr(structure, "is_multipart", False):
+        for index, child in enumerate(structure[0], start=1):
+            found = first_text_part(child, f"{prefix}{index}.")
+            if found:
+                return found
+        return None
+    kind = _text(structure[0]).lower()
+    subtype = _text(structure[1]).lower()
+    if kind != "text" or subtype not in ("plain", "html"):
+        return None
+    params = structure[2] or ()
+    pairs = [(_text(params[i]), _text(params[i + 1])) for i in range(0, len(params) - 1, 2)]
+    parameters = "".join(f'; {k.lower()}="{v}"' for k, v in pairs)
+    encoding = _text(structure[5]) or "7bit"
+    headers = f"Content-Type: {kind}/{subtype}{parameters}\r\nContent-Transfer-Encoding: {encoding}\r\n"
+    return (prefix.rstrip(".") or "1"), headers.encode("ascii", "replace")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    return "" if value is None else str(value)
+
+
+CONTENT_HEADER = re.compile(rb"^(content-type|content-transfer-encoding|mime-version)\s*:", re.I)
+
+
+def truncated_message(header: bytes, part_headers: bytes, body: bytes, size: int) -> bytes:
+    """A small stand-in for a huge message: its headers, its first text part, a truncation mark."""
+    kept: list[bytes] = []
+    skipping = False
+    for line in header.splitlines():
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                kept.append(line)
+            continue
+        skipping = bool(CONTENT_HEADER.match(line))
+        if not skipping and line.strip():
+            kept.append(line)
+    kept.append(b"MIME-Version: 1.0")
+    kept.append(f"X-Triage-Truncated: original size {size} bytes".encode())
+    return b"\r\n".join(kept) + b"\r\n" + part_headers + b"\r\n" + body
+
+
+def append_messages(
+    account: AccountConfig,
+    mailbox: str,
+    messages: Sequence[bytes],
+    timeout: float = 30.0,
+    client_factory: ClientFactory = IMAPClient,
+) -> None:
+    """APPEND messages to a mailbox, creating it if needed.
+
+    Only the demo, the tests and the benchmark seed mailboxes with this; capture never writes.
+    """
+    session = ImapSession(account, timeout=timeout, client_factory=client_factory)
+    with session, imap_errors(account, f"appending to {mailbox!r}"):
+        client = session._client
+        if not client.folder_exists(mailbox):
+            client.create_folder(mailbox)
+        for raw in messages:
+            client.append(mailbox, raw, flags=())

@@ -1,0 +1,324 @@
+"""The SQLite store (the only sqlite-utils user): schema, migrations, captured mail and capture state."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from triage.model import Direction, FolderRole, FolderState, Mail, Unparsable
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class Captured:
+    """One message ready to store: the parse result and where it was found."""
+
+    parsed: Mail | Unparsable
+    raw: bytes
+    direction: Direction
+    role: FolderRole
+    uid: int | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a folder's capture stands after a batch; stored in the batch's transaction."""
+
+    account: str
+    role: FolderRole
+    mailbox: str
+    uidvalidity: int
+    last_uid: int
+
+
+def _migrate_initial(db: sqlite_utils.Database) -> None:
+    db.table("messages").create(
+        {
+            "id": int,
+            "dedupe_key": str,
+            "message_id": str,
+            "status": str,
+            "error": str,
+            "account": str,
+            "folder": str,
+            "direction": str,
+            "from_addr": str,
+            "from_name": str,
+            "to_json": str,
+            "cc_json": str,
+            "date": str,
+            "date_utc": str,
+            "subject": str,
+            "subject_norm": str,
+            "in_reply_to": str,
+            "references_json": str,
+            "new_text": str,
+            "quoted_text": str,
+            "signature": str,
+            "lang": str,
+            "automated": str,
+            "synthetic_id": int,
+            "truncated": int,
+            "size": int,
+            "captured_at": str,
+        },
+        pk="id",
+        not_null=["dedupe_key", "message_id", "status", "folder", "direction", "date_utc"],
+    )
+    db.table("messages").create_index(["dedupe_key"], unique=True)
+    db.table("messages").create_index(["message_id"])
+    db.table("messages").create_index(["date_utc"])
+    db.table("raw").create(
+        {"message": int, "raw": bytes, "stored_at": str},
+        pk="message",
+        foreign_keys=[("message", "messages", "id")],
+    )
+    db.table("locations").create(
+        {"account": str, "role": str, "uidvalidity": int, "uid": int, "message": int},
+        pk=("account", "role", "uidvalidity", "uid"),
+        foreign_keys=[("message", "messages", "id")],
+    )
+    db.table("locations").create_index(["message"])
+    db.table("folder_state").create(
+        {
+            "account": str,
+            "role": str,
+            "mailbox": str,
+            "uidvalidity": int,
+            "last_uid": int,
+            "last_sync": str,
+            "last_error": str,
+            "last_error_at": str,
+        },
+        pk=("account", "role"),
+    )
+
+
+# Named, append-only: a released migration is never edited, only followed by a new one.
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("0001_initial", _migrate_initial),
+]
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """Captured mail and capture state in one SQLite file (WAL mode)."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    # -- capture -----------------------------------------------------------------------------
+
+    def save_batch(self, account: str, items: Sequence[Captured], checkpoint: Checkpoint | None) -> list[int]:
+        """Store messages and the folder checkpoint in one transaction; returns the new row ids."""
+        new: list[int] = []
+        with self.db.atomic():
+            for item in items:
+                message, inserted = self._insert_message(account, item)
+                if inserted:
+                    new.append(message)
+                if item.uid is not None and checkpoint is not None:
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO locations (account, role, uidvalidity, uid, message) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (account, item.role.value, checkpoint.uidvalidity, item.uid, message),
+                    )
+            if checkpoint is not None:
+                self._write_checkpoint(checkpoint)
+        return new
+
+    def _insert_message(self, account: str, item: Captured) -> tuple[int, bool]:
+        row = message_row(account, item)
+        cursor = self.db.execute(
+            f"INSERT OR IGNORE INTO messages ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+        if cursor.rowcount == 1:
+            message = int(cursor.lastrowid or 0)
+            self.db.execute(
+                "INSERT INTO raw (message, raw, stored_at) VALUES (?, ?, ?)",
+                (message, item.raw, utc_now()),
+            )
+            return message, True
+        found = self.db.execute(
+            "SELECT id FROM messages WHERE dedupe_key = ?", (row["dedupe_key"],)
+        ).fetchone()
+        return int(found[0]), False
+
+    def _write_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self.db.execute(
+            "INSERT INTO folder_state (account, role, mailbox, uidvalidity, last_uid, last_sync) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, role) DO UPDATE SET "
+            "mailbox = excluded.mailbox, uidvalidity = excluded.uidvalidity, "
+            "last_uid = excluded.last_uid, last_sync = excluded.last_sync, last_error = NULL",
+            (
+                checkpoint.account,
+                checkpoint.role.value,
+                checkpoint.mailbox,
+                checkpoint.uidvalidity,
+                checkpoint.last_uid,
+                utc_now(),
+            ),
+        )
+
+    def folder_state(self, account: str, role: FolderRole) -> FolderState | None:
+        row = self.db.execute(
+            "SELECT mailbox, uidvalidity, last_uid FROM folder_state WHERE account = ? AND role = ?",
+            (account, role.value),
+        ).fetchone()
+        if row is None or row[1] is None:
+            return None
+        return FolderState(account, role, row[0], int(row[1]), int(row[2]))
+
+    def mark_synced(self, account: str, role: FolderRole) -> None:
+        """Record a successful check of a folder that had nothing new."""
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE folder_state SET last_sync = ?, last_error = NULL WHERE account = ? AND role = ?",
+                (utc_now(), account, role.value),
+            )
+
+    def record_error(self, account: str, roles: Sequence[FolderRole], error: str) -> None:
+        """Remember the last error of an account's folders for `triage status`."""
+        with self.db.atomic():
+            for role in roles:
+                self.db.execute(
+                    "INSERT INTO folder_state (account, role, last_error, last_error_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (account, role) DO UPDATE SET "
+                    "last_error = excluded.last_error, last_error_at = excluded.last_error_at",
+                    (account, role.value, error[:1000], utc_now()),
+                )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def status_rows(self) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                "SELECT s.*, (SELECT COUNT(DISTINCT l.message) FROM locations l "
+                "WHERE l.account = s.account AND l.role = s.role) AS messages "
+                "FROM folder_state s ORDER BY s.account, s.role"
+            )
+        )
+
+    def counts(self) -> dict[str, int]:
+        row = self.db.execute(
+            "SELECT COUNT(*), SUM(status = 'quarantined'), SUM(direction = 'in'), "
+            "SUM(direction = 'out') FROM messages"
+        ).fetchone()
+        return {
+            "messages": row[0],
+            "quarantined": row[1] or 0,
+            "incoming": row[2] or 0,
+            "outgoing": row[3] or 0,
+        }
+
+    def messages(self, since_utc: str | None = None) -> Iterator[dict[str, Any]]:
+        """Stored messages in date order, optionally only those dated at or after since_utc."""
+        where, params = ("WHERE date_utc >= ?", [since_utc]) if since_utc else ("", [])
+        yield from self.db.query(f"SELECT * FROM messages {where} ORDER BY date_utc, id", params)
+
+    def raw_message(self, message: int) -> bytes | None:
+        row = self.db.execute("SELECT raw FROM raw WHERE message = ?", (message,)).fetchone()
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def message_row(account: str, item: Captured) -> dict[str, Any]:
+    """The messages-table row for a parsed or quarantined message."""
+    parsed = item.parsed
+    base: dict[str, Any] = {
+        "dedupe_key": parsed.content_hash,
+        "account": account,
+        "folder": item.role.value,
+        "direction": item.direction.value,
+        "size": item.size,
+        "captured_at": utc_now(),
+    }
+    if isinstance(parsed, Unparsable):
+        return base | {
+            "message_id": f"<{parsed.content_hash[:32]}@quarantine.triage.invalid>",
+            "status": "quarantined",
+            "error": parsed.error,
+            "date": parsed.date.isoformat(),
+            "date_utc": parsed.date.astimezone(UTC).isoformat(),
+            "synthetic_id": 1,
+        }
+    return base | {
+        "message_id": parsed.message_id,
+        "status": "ok",
+        "from_addr": parsed.sender.email if parsed.sender else None,
+        "from_name": parsed.sender.name if parsed.sender else None,
+        "to_json": json.dumps([a.email for a in parsed.to]),
+        "cc_json": json.dumps([a.email for a in parsed.cc]),
+        "date": parsed.date.isoformat(),
+        "date_utc": parsed.date.astimezone(UTC).isoformat(),
+        "subject": parsed.subject,
+        "subject_norm": parsed.subject_norm,
+        "in_reply_to": parsed.in_reply_to,
+        "references_json": json.dumps(list(parsed.references)),
+        "new_text": parsed.new_text,
+        "quoted_text": parsed.quoted_text,
+        "signature": parsed.signature,
+        "lang": parsed.lang,
+        "automated": parsed.automated,
+        "synthetic_id": int(parsed.synthetic_id),
+        "truncated": int(parsed.truncated),
+    }
+
+
+def open_store(path: Path) -> Store:
+    """Open (creating if needed) the store, owner-only permissions, WAL mode, migrated."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
+        db = sqlite_utils.Database(conn)
+        db.enable_wal()
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        migrate(db)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            f"{path}: cannot open the store: {exc}. If the file is damaged, restore a backup "
+            "(`triage backup` makes one); captured mail is never rewritten in place."
+        ) from None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the store: {exc.strerror}") from None
+    return Store(db)
+
+
+def open_memory_store() -> Store:
+    db = sqlite_utils.Database(memory=True)
+    migrate(db)
+    return Store(db)
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Apply every named migration not yet recorded, each in its own transaction."""
+    with db.atomic():
+        db.table("migrations").create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
+    done = {row["name"] for row in db.query("SELECT name FROM migrations")}
+    for name, apply in MIGRATIONS:
+        if name in done:
+            continue
+        with db.atomic():
+            apply(db)
+            db.table("migrations").insert({"name": name, "applied_at": utc_now()})
