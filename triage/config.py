@@ -5,11 +5,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-import types
-import typing
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
+
+from triage.schema import SchemaError, build_section
 
 DEFAULT_CONFIG_PATH = Path("/etc/triage/config.toml")
 CONFIG_ENV = "TRIAGE_CONFIG"
@@ -17,7 +17,7 @@ CONFIG_ENV = "TRIAGE_CONFIG"
 Security = Literal["tls", "starttls", "none"]
 
 
-class ConfigError(Exception):
+class ConfigError(SchemaError):
     """The configuration cannot be used; the message says where and what to change."""
 
 
@@ -125,7 +125,8 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         if key not in known:
             raise ConfigError(f"{where}: unknown section [{key}]; known: {', '.join(sorted(known))}")
     sections: dict[str, Any] = {
-        name: build_section(cls, data.get(name, {}), where, name) for name, cls in SECTIONS.items()
+        name: build_section(cls, data.get(name, {}), where, name, ConfigError)
+        for name, cls in SECTIONS.items()
     }
     accounts = tuple(
         build_account(table, where, index)
@@ -155,7 +156,7 @@ def _list_of_tables(value: object, where: str) -> list[dict[str, Any]]:
 
 def build_account(table: dict[str, Any], where: str, index: int) -> AccountConfig:
     section = f"accounts[{index}]"
-    account: AccountConfig = build_section(AccountConfig, table, where, section)
+    account: AccountConfig = build_section(AccountConfig, table, where, section, ConfigError)
     section = f"accounts[{index}] ({account.name})"
     secrets = [
         k
@@ -193,56 +194,3 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def build_section(cls: type, table: object, where: str, section: str) -> Any:
-    """Build one dataclass from a TOML table, checking unknown keys, missing keys and types."""
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [{section}] must be a table")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in fields(cls)}
-    for key in table:
-        if key not in names:
-            raise ConfigError(
-                f"{where}: [{section}] unknown key {key!r}; known keys: {', '.join(sorted(names))}"
-            )
-    values: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name in table:
-            values[f.name] = coerce(table[f.name], hints[f.name], f"{where}: [{section}] {f.name}")
-        elif f.default is f.default_factory:  # dataclasses.MISSING on both: required
-            raise ConfigError(f"{where}: [{section}] missing required key {f.name!r}")
-    return cls(**values)
-
-
-def coerce(value: object, hint: Any, where: str) -> Any:
-    """Check a TOML value against a type hint, converting paths and lists."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (types.UnionType, typing.Union):
-        inner = [a for a in args if a is not type(None)]
-        return coerce(value, inner[0], where)
-    if origin is Literal:
-        if value not in args:
-            choices = " | ".join(f'"{a}"' for a in args)
-            raise ConfigError(f"{where} must be one of {choices}, not {value!r}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise ConfigError(f"{where} must be a list, not {type(value).__name__}")
-        return tuple(coerce(item, args[0], f"{where}[{i}]") for i, item in enumerate(value))
-    if hint is Path:
-        return Path(str(coerce(value, str, where))).expanduser()
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint is int and isinstance(value, bool):
-        raise ConfigError(f"{where} must be an integer, not a boolean")
-    if not isinstance(value, hint):
-        raise ConfigError(f"{where} must be {_type_name(hint)}, not {type(value).__name__} ({value!r})")
-    return value
-
-
-def _type_name(hint: Any) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
-        hint, getattr(hint, "__name__", str(hint))
-    )

@@ -1,8 +1,12 @@
-"""Language of a text: a cheap guess between English, Indonesian and other."""
+"""Language: a guess per message, and spaCy pipelines for tokens and lemmas (the only spaCy user)."""
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 ENGLISH_WORDS = frozenset(
     """the a an and or but is are was were be been am i you he she we they it my your our
@@ -30,3 +34,196 @@ def guess_language(text: str) -> str:
     if max(english, indonesian) < max(1, len(words) // 20):
         return "other"
     return "id" if indonesian > english else "en"
+
+
+# ---------------------------------------------------------------------------------------------
+# spaCy pipelines: tokens and lemmas per language. spaCy is imported here and nowhere else.
+# ---------------------------------------------------------------------------------------------
+
+PIPELINE_LANGS = ("en", "id")
+PLAIN = "xx"  # spaCy's multi-language tokenizer: the fallback for other languages, no lemmas
+INDONESIAN_CLITICS = ("nya", "lah", "kah", "pun", "ku", "mu")
+INDONESIAN_PREFIXES = (
+    "memper",
+    "diper",
+    "meng",
+    "meny",
+    "mem",
+    "men",
+    "me",
+    "peng",
+    "peny",
+    "pem",
+    "pen",
+    "pe",
+    "di",
+    "ter",
+    "ber",
+    "ke",
+    "se",
+)
+INDONESIAN_SUFFIXES = ("kan", "an", "i")
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """A text as tokens and lemmas, with the spaCy Doc kept opaque for matchers."""
+
+    lang: str
+    tokens: tuple[str, ...]
+    lemmas: tuple[str, ...]
+    doc: Any
+    plain: bool  # True when no lemmatizer exists for the language: only the tokenizer ran
+
+
+class RulePatternError(ValueError):
+    """A token pattern spaCy refuses; the message says why."""
+
+
+class IndonesianStemmer:
+    """Completes spaCy's Indonesian lookup table with affix stripping (di-...-kan, -nya)."""
+
+    def __init__(self, table: Mapping[str, str]) -> None:
+        self.table = table
+        self.known = set(table.values())
+        self.cache: dict[str, str] = {}
+
+    def lemma(self, word: str) -> str:
+        found = self.cache.get(word)
+        if found is None:
+            found = self.cache[word] = self._lemma(word)
+        return found
+
+    def _lemma(self, word: str) -> str:
+        if word in self.table:
+            return self.table[word]
+        if len(word) < 5 or not word.isalpha():
+            return word
+        base = word
+        for clitic in INDONESIAN_CLITICS:
+            if base.endswith(clitic) and len(base) - len(clitic) >= 3:
+                base = base[: -len(clitic)]
+                break
+        if base in self.table:
+            return self.table[base]
+        if base in self.known:
+            return base
+        for candidate in self._candidates(base):
+            if candidate in self.known:
+                return candidate
+            if candidate in self.table:
+                return self.table[candidate]
+        return base
+
+    @staticmethod
+    def _candidates(word: str) -> list[str]:
+        stems = [word]
+        for prefix in INDONESIAN_PREFIXES:
+            if word.startswith(prefix) and len(word) - len(prefix) >= 3:
+                stems.append(word[len(prefix) :])
+        found = []
+        for stem in stems:
+            found.append(stem)
+            for suffix in INDONESIAN_SUFFIXES:
+                if stem.endswith(suffix) and len(stem) - len(suffix) >= 3:
+                    found.append(stem[: -len(suffix)])
+        return found[1:]
+
+
+class LanguageModels:
+    """Blank spaCy pipelines with lookup lemmatizers, built once and shared.
+
+    Text is lower-cased and informal words are normalised (a table kept in rules/) before
+    tokenizing, so "Sy blm terima" and "saya belum terima" give the same lemmas.
+    """
+
+    def __init__(self, normalisation: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        self.normalisation = {lang: dict(table) for lang, table in (normalisation or {}).items()}
+        self._pipelines: dict[str, Any] = {}
+        self._stemmer: IndonesianStemmer | None = None
+        self._lock = threading.Lock()
+
+    def pipeline(self, lang: str) -> Any:
+        key = lang if lang in PIPELINE_LANGS else PLAIN
+        with self._lock:
+            if key not in self._pipelines:
+                self._pipelines[key] = self._build(key)
+            return self._pipelines[key]
+
+    def _build(self, lang: str) -> Any:
+        import spacy
+
+        nlp = spacy.blank(lang)
+        if lang in PIPELINE_LANGS:
+            nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+            nlp.initialize()
+        if lang == "id":
+            table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")  # type: ignore[attr-defined]
+            self._stemmer = IndonesianStemmer(table)  # a spaCy Table: str keys, hashed inside
+        return nlp
+
+    def normalise(self, text: str, lang: str) -> str:
+        text = text.lower()
+        table = self.normalisation.get(lang)
+        if not table:
+            return text
+        return WORD.sub(lambda m: table.get(m.group(0), m.group(0)), text)
+
+    def analyse(self, text: str, lang: str) -> Analysed:
+        return self.analyse_many([text], lang)[0]
+
+    def analyse_many(self, texts: Sequence[str], lang: str) -> list[Analysed]:
+        nlp = self.pipeline(lang)
+        plain = lang not in PIPELINE_LANGS
+        results = []
+        for doc in nlp.pipe([self.normalise(t, lang) for t in texts]):
+            if lang == "id" and self._stemmer is not None:
+                for token in doc:
+                    token.lemma_ = self._stemmer.lemma(token.lower_)
+            lemmas = tuple(t.lower_ if plain else (t.lemma_ or t.lower_) for t in doc)
+            results.append(
+                Analysed(lang if not plain else "other", tuple(t.lower_ for t in doc), lemmas, doc, plain)
+            )
+        return results
+
+    def term_matcher(
+        self,
+        lang: str,
+        phrases: Mapping[str, Sequence[str]],
+        patterns: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]],
+    ) -> TermMatcher:
+        """Match keyword phrases on lemmas (PhraseMatcher) and token patterns (Matcher)."""
+        from spacy.matcher import Matcher, PhraseMatcher
+
+        nlp = self.pipeline(lang)
+        attr = "LOWER" if lang not in PIPELINE_LANGS else "LEMMA"
+        phrase_matcher = PhraseMatcher(nlp.vocab, attr=attr)
+        for name, texts in phrases.items():
+            docs = [a.doc for a in self.analyse_many(list(texts), lang)]
+            phrase_matcher.add(name, [d for d in docs if len(d)])
+        token_matcher = Matcher(nlp.vocab, validate=True)
+        for name, alternatives in patterns.items():
+            try:
+                token_matcher.add(name, [[dict(t) for t in p] for p in alternatives])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise RulePatternError(str(exc).splitlines()[0][:300]) from None
+        return TermMatcher(nlp.vocab, phrase_matcher, token_matcher)
+
+
+class TermMatcher:
+    """Both matchers of one pipeline; returns (rule name, matched text) pairs."""
+
+    def __init__(self, vocab: Any, phrases: Any, patterns: Any) -> None:
+        self._vocab = vocab
+        self._phrases = phrases
+        self._patterns = patterns
+
+    def match(self, analysed: Analysed) -> list[tuple[str, str]]:
+        doc = analysed.doc
+        found = []
+        for matcher in (self._phrases, self._patterns):
+            if not len(matcher):
+                continue
+            for match_id, start, end in matcher(doc):
+                found.append((self._vocab.strings[match_id], doc[start:end].text))
+        return found

@@ -61,13 +61,16 @@ def parse_mail(raw: RawMail) -> Mail | Unparsable:
 def _parse(raw: RawMail, digest: str) -> Mail:
     if not raw.raw.strip():
         raise ParseError("empty message")
-    parsed = mailparser.parse_from_bytes(raw.raw)
+    parsed = mailparser.parse_from_bytes(utf8_headers(raw.raw))
     headers = {k.lower(): v for k, v in parsed.headers.items()}
     if not headers.keys() & {"from", "to", "subject", "date", "message-id"}:
         raise ParseError("no From, To, Subject, Date or Message-ID header: not an e-mail message")
     message_id = first_message_id(_header_text(headers.get("message-id")))
     subject = _header_text(headers.get("subject"))
-    split = split_text(body_text(parsed.text_plain, parsed.text_html))
+    plain = parsed.text_plain
+    if not plain and _multipart_without_parts(parsed.message):
+        plain = parsed.text_not_managed  # the boundary never appears: the body is the text
+    split = split_text(body_text(plain, parsed.text_html))
     sender = _addresses(headers.get("from"))
     return Mail(
         message_id=message_id or f"<{digest[:32]}@triage.invalid>",
@@ -108,6 +111,35 @@ def content_hash(raw: bytes) -> str:
         hasher.update(part + b"\n")
     hasher.update(b"\n" + normal_body)
     return hasher.hexdigest()
+
+
+def utf8_headers(raw: bytes) -> bytes:
+    """The message with raw 8-bit header lines that are not UTF-8 (cp1252, Latin-1) re-encoded as UTF-8.
+
+    mail-parser decodes raw header bytes as UTF-8 only: it drops the others from a subject and
+    leaves them as escaped surrogates in a display name.
+    """
+    match = HEADER_END.search(raw)
+    head = raw[: match.start()] if match else raw
+    if head.isascii():
+        return raw
+    return b"\n".join(_utf8_line(line) for line in head.split(b"\n")) + raw[len(head) :]
+
+
+def _utf8_line(line: bytes) -> bytes:
+    for codec in ("utf-8", "cp1252"):
+        try:
+            return line.decode(codec).encode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return line.decode("latin-1").encode("utf-8")
+
+
+def _multipart_without_parts(message: Any) -> bool:
+    """A message that claims to be multipart but whose boundary never appears."""
+    if message is None:
+        return False
+    return message.get_content_maintype() == "multipart" and not message.is_multipart()
 
 
 def body_text(plain: list[str], html: list[str]) -> str:

@@ -312,13 +312,20 @@ def open_memory_store() -> Store:
 
 
 def migrate(db: sqlite_utils.Database) -> None:
-    """Apply every named migration not yet recorded, each in its own transaction."""
-    with db.atomic():
+    """Apply every named migration not yet recorded.
+
+    BEGIN IMMEDIATE takes the write lock before reading what was applied, so processes and
+    threads opening the same store at once wait for each other instead of racing.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
         db.table("migrations").create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
-    done = {row["name"] for row in db.query("SELECT name FROM migrations")}
-    for name, apply in MIGRATIONS:
-        if name in done:
-            continue
-        with db.atomic():
-            apply(db)
-            db.table("migrations").insert({"name": name, "applied_at": utc_now()})
+        done = {row["name"] for row in db.query("SELECT name FROM migrations")}
+        for name, apply in MIGRATIONS:
+            if name not in done:
+                apply(db)
+                db.table("migrations").insert({"name": name, "applied_at": utc_now()})
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

@@ -237,7 +237,9 @@ class ImapSession:
     def wait_for_change(self, seconds: float, stop: threading.Event) -> bool:
         """Block up to `seconds` (IDLE) until the selected mailbox changes or `stop` is set."""
         with imap_errors(self.account, "waiting in IDLE"):
-            self._client.idle()
+            if self._start_idle():
+                self._client.idle_done()
+                return True
             try:
                 while seconds > 0 and not stop.is_set():
                     step = min(1.0, seconds)
@@ -248,6 +250,22 @@ class ImapSession:
             finally:
                 self._client.idle_done()
         return False
+
+    def _start_idle(self) -> bool:
+        """Send IDLE and wait for the server's go-ahead; True if mailbox data arrived first.
+
+        imapclient's idle() fails when a server (pymap, for one) sends untagged data before
+        its continuation; RFC 2177 allows that, so read up to the "+" ourselves.
+        """
+        imap = self._client._imap
+        tag = imap._command("IDLE")
+        self._client._idle_tag = tag
+        got_data = False
+        while (response := imap._get_response()) is not None:
+            if imap.tagged_commands.get(tag):
+                raise ImapError(f"server refused IDLE: {_server_text(Exception(response))}")
+            got_data = True
+        return got_data
 
     def noop(self) -> None:
         with imap_errors(self.account, "keepalive (NOOP)"):
