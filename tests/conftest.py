@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 import trustme
 
+from triage.analyze import Analyzer
+from triage.config import Config
+
 from tests.servers import (
     AccountSpec,
     DovecotServer,
@@ -78,3 +81,9 @@ def make_config(tmp_path: Path, store_path: Path, monkeypatch: pytest.MonkeyPatc
         return write_config(tmp_path / name, store_path, accounts, capture)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def analyzer() -> Analyzer:
+    """The shipped rules, loaded once: building the language pipelines takes seconds."""
+    return Analyzer.from_config(Config())

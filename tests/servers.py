@@ -77,7 +77,7 @@ class ImapServer:
         finally:
             try:
                 client.logout()
-            except Exception:
+            except (OSError, IMAPClient.Error, IMAPClient.AbortError):
                 client.shutdown()
 
     def append(
@@ -107,6 +107,13 @@ class ImapServer:
                 int(uid): frozenset(f for f in data[b"FLAGS"] if f != b"\\Recent")
                 for uid, data in found.items()
             }
+
+    def bodies(self, mailbox: str) -> list[bytes]:
+        """Every message as the server serves it (BODY.PEEK[]), in UID order."""
+        with self.client() as client:
+            client.select_folder(mailbox, readonly=True)
+            found = client.fetch(client.search("ALL"), ["BODY.PEEK[]"])
+            return [bytes(found[uid][b"BODY[]"]) for uid in sorted(found)]
 
     def set_flags(self, mailbox: str, uids: Sequence[int], flags: Sequence[bytes]) -> None:
         with self.client() as client:

@@ -74,7 +74,9 @@ def test_relative_store_path_is_next_to_the_config(tmp_path: Path) -> None:
     assert load_config(path).store.path == tmp_path / "data" / "triage.sqlite"
 
 
-def test_environment_variable_names_the_default_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_variable_names_the_default_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "c.toml"
     path.write_text("[support]\naddresses = ['help@example.org']\n")
     monkeypatch.setenv("TRIAGE_CONFIG", str(path))
@@ -88,8 +90,16 @@ def test_ours_matches_addresses_and_domains_case_insensitively() -> None:
     assert not config.is_ours("customer@example.net")
 
 
-@pytest.mark.parametrize(("host", "loopback"), [("localhost", True), ("127.0.0.1", True),
-                                               ("127.8.9.1", True), ("::1", True),
-                                               ("10.0.0.1", False), ("imap.example.com", False)])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("127.0.0.1", True),
+        ("127.8.9.1", True),
+        ("::1", True),
+        ("10.0.0.1", False),
+        ("imap.example.com", False),
+    ],
+)
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback

@@ -27,8 +27,18 @@ def test_every_command_is_documented_in_the_readme() -> None:
     assert missing == []
 
 
-def test_every_command_accepts_config_and_help() -> None:
-    for name, command in main.commands.items():
+def leaf_commands(group: click.Group) -> dict[str, click.Command]:
+    found: dict[str, click.Command] = {}
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found.update({f"{name} {k}": v for k, v in leaf_commands(command).items()})
+        else:
+            found[name] = command
+    return found
+
+
+def test_every_command_accepts_config() -> None:
+    for name, command in leaf_commands(main).items():
         options = {opt for param in command.params for opt in getattr(param, "opts", [])}
         if name != "demo":  # the demo builds its own configuration
             assert "--config" in options, name

@@ -22,9 +22,16 @@ def test_backoff_grows_exponentially_with_jitter_up_to_the_maximum() -> None:
     assert backoff.next_delay() <= 1.0
 
 
-@pytest.mark.parametrize(("text", "expected"), [("30m", timedelta(minutes=30)), ("24h", timedelta(hours=24)),
-                                                ("7d", timedelta(days=7)), ("2w", timedelta(weeks=2)),
-                                                ("all", None)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30m", timedelta(minutes=30)),
+        ("24h", timedelta(hours=24)),
+        ("7d", timedelta(days=7)),
+        ("2w", timedelta(weeks=2)),
+        ("all", None),
+    ],
+)
 def test_periods(text: str, expected: timedelta | None) -> None:
     assert parse_period(text) == expected
 

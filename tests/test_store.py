@@ -10,18 +10,26 @@ import pytest
 
 from triage.model import Direction, FolderRole, RawMail
 from triage.parse import parse_mail
-from triage.store import Captured, Checkpoint, Store, StoreError, open_store
+from triage.store import MIGRATIONS, Captured, Checkpoint, Store, StoreError, open_store
 
 
 def mail(n: int, message_id: bool = True) -> bytes:
     mid = f"Message-ID: <m{n}@example.net>\r\n" if message_id else ""
-    return (f"From: c{n}@example.net\r\nTo: support@example.com\r\nSubject: question {n}\r\n"
-            f"Date: Mon, 02 Nov 2026 10:00:00 +0700\r\n{mid}\r\nbody {n}\r\n").encode()
+    return (
+        f"From: c{n}@example.net\r\nTo: support@example.com\r\nSubject: question {n}\r\n"
+        f"Date: Mon, 02 Nov 2026 10:00:00 +0700\r\n{mid}\r\nbody {n}\r\n"
+    ).encode()
 
 
 def captured(raw: bytes, uid: int | None = None) -> Captured:
-    return Captured(parsed=parse_mail(RawMail(raw)), raw=raw, direction=Direction.IN,
-                    role=FolderRole.INBOX, uid=uid, size=len(raw))
+    return Captured(
+        parsed=parse_mail(RawMail(raw)),
+        raw=raw,
+        direction=Direction.IN,
+        role=FolderRole.INBOX,
+        uid=uid,
+        size=len(raw),
+    )
 
 
 @pytest.fixture
@@ -51,11 +59,19 @@ def test_same_message_twice_is_stored_once(store: Store) -> None:
 
 def test_failed_batch_leaves_neither_messages_nor_checkpoint(store: Store) -> None:
     store.save_batch("acct", [captured(mail(1), 1)], checkpoint(1))
-    broken = Captured(parsed=parse_mail(RawMail(mail(2))), raw=mail(2), direction=Direction.IN,
-                      role=FolderRole.INBOX, uid=2, size=None)
+    broken = Captured(
+        parsed=parse_mail(RawMail(mail(2))),
+        raw=mail(2),
+        direction=Direction.IN,
+        role=FolderRole.INBOX,
+        uid=2,
+        size=None,
+    )
     with pytest.raises(sqlite3.Error):
-        store.db.execute("CREATE TRIGGER fail BEFORE INSERT ON locations WHEN NEW.uid = 3 "
-                         "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+        store.db.execute(
+            "CREATE TRIGGER fail BEFORE INSERT ON locations WHEN NEW.uid = 3 "
+            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+        )
         store.save_batch("acct", [broken, captured(mail(3), 3)], checkpoint(3))
     assert store.counts()["messages"] == 1
     state = store.folder_state("acct", FolderRole.INBOX)
@@ -91,7 +107,8 @@ def test_migrations_are_recorded_and_reopening_is_harmless(tmp_path: Path) -> No
     open_store(path).close()
     store = open_store(path)
     names = [r["name"] for r in store.db.query("SELECT name FROM migrations")]
-    assert names == ["0001_initial"]
+    assert names == [name for name, _ in MIGRATIONS]
+    assert names[0] == "0001_initial"
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 

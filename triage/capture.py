@@ -18,8 +18,9 @@ from triage.store import Captured, Checkpoint, Store
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Called with the row ids of newly stored messages: the seam where analysis runs after capture.
-AfterBatch = Callable[[list[int]], None]
+# Called with the store and the row ids of newly stored messages, after their batch committed:
+# the seam where analysis runs after capture.
+AfterBatch = Callable[[Store, list[int]], None]
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def capture_folder(
             },
         )
         if after_batch is not None and new_ids:
-            after_batch(new_ids)
+            after_batch(store, new_ids)
     return result
 
 
@@ -144,7 +145,7 @@ def import_raw(
             quarantined=result.quarantined + sum(isinstance(i.parsed, Unparsable) for i in items),
         )
         if after_batch is not None and new_ids:
-            after_batch(new_ids)
+            after_batch(store, new_ids)
     return result
 
 

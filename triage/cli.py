@@ -7,24 +7,28 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import click
 
 from triage import __version__
+from triage.analyze import Analyzer, replay, rules_folders
+from triage.classify import Classification
 from triage.config import Config, ConfigError, default_config_path, load_config
 from triage.credentials import CredentialError
 from triage.logs import setup_logging
 from triage.model import FolderRole
 from triage.periods import PeriodError, since
+from triage.rules import RulesError
 from triage.sources.imap import ImapError
 from triage.sources.local import LocalSourceError
 from triage.store import Store, StoreError, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
-USER_ERRORS = (ConfigError, StoreError, ImapError, CredentialError, LocalSourceError, PeriodError)
+USER_ERRORS = (ConfigError, StoreError, ImapError, CredentialError, LocalSourceError, PeriodError, RulesError)
 
 
 def config_option(func: F) -> F:
@@ -47,11 +51,21 @@ def user_errors() -> Iterator[None]:
         sys.exit(2)
 
 
-def get_config(config_path: Path | None) -> Config:
-    with user_errors():
-        config = load_config(config_path or default_config_path())
+def get_config(config_path: Path | None, required: bool = True) -> Config:
+    """The config; with required=False a missing default file means built-in defaults."""
+    path = config_path or default_config_path()
+    if not required and config_path is None and not path.exists():
+        config = Config()
+    else:
+        with user_errors():
+            config = load_config(path)
     setup_logging(config.log.level)
     return config
+
+
+def get_analyzer(config: Config) -> Analyzer:
+    with user_errors():
+        return Analyzer.from_config(config)
 
 
 def get_store(config: Config) -> Store:
@@ -74,12 +88,13 @@ def run(once: bool, config_path: Path | None) -> None:
 
     config = get_config(config_path)
     with user_errors():
+        analyzer = Analyzer.from_config(config)
         if once:
-            errors = run_once(config)
+            errors = run_once(config, analyzer)
             for error in errors:
                 click.echo(f"triage: error: {error}", err=True)
             sys.exit(1 if errors else 0)
-        daemon = Daemon(config)
+        daemon = Daemon(config, analyzer=analyzer)
         daemon.install_signal_handlers()
         sys.exit(daemon.run())
 
@@ -100,8 +115,11 @@ def import_(folder: str, paths: tuple[Path, ...], config_path: Path | None) -> N
 
     config = get_config(config_path)
     store = get_store(config)
+    analyzer = get_analyzer(config)
     with user_errors():
-        result = import_raw(read_paths(list(paths)), store, config, FolderRole(folder))
+        result = import_raw(
+            read_paths(list(paths)), store, config, FolderRole(folder), after_batch=analyzer.analyze
+        )
     click.echo(
         f"read {result.fetched} messages: {result.new} new, "
         f"{result.fetched - result.new} already stored, {result.quarantined} quarantined"
@@ -115,14 +133,15 @@ def status(fmt: str, config_path: Path | None) -> None:
     """Per account and folder: last sync, UIDVALIDITY, last UID, counts and last error."""
     config = get_config(config_path)
     store = get_store(config)
-    rows, counts = store.status_rows(), store.counts()
+    rows, counts, state = store.status_rows(), store.counts(), store.state()
+    service = {key: row["value"] for key, row in state.items()}
     if fmt == "json":
-        click.echo(json.dumps({"folders": rows, "totals": counts}, indent=2))
+        click.echo(json.dumps({"folders": rows, "totals": counts, "service": service}, indent=2))
         return
-    click.echo(render_status(rows, counts))
+    click.echo(render_status(rows, counts, service))
 
 
-def render_status(rows: list[dict[str, Any]], counts: dict[str, int]) -> str:
+def render_status(rows: list[dict[str, Any]], counts: dict[str, int], service: dict[str, Any]) -> str:
     lines = [
         f"{'account':<16} {'folder':<6} {'mailbox':<16} {'uidvalidity':>11} {'last uid':>8} "
         f"{'msgs':>6}  last sync"
@@ -139,6 +158,10 @@ def render_status(rows: list[dict[str, Any]], counts: dict[str, int]) -> str:
         f"messages: {counts['messages']} ({counts['incoming']} in, {counts['outgoing']} out, "
         f"{counts['quarantined']} quarantined)"
     )
+    if service.get("rules_version"):
+        lines.append(f"rules: version {service['rules_version']}")
+    if service.get("reload_error"):
+        lines.append(f"last reload FAILED, old config and rules still running: {service['reload_error']}")
     return "\n".join(lines)
 
 
@@ -158,20 +181,35 @@ def messages(fmt: str, since_text: str, config_path: Path | None) -> None:
     store = get_store(config)
     with user_errors():
         start = since(since_text, datetime.now(UTC))
-    rows = store.messages(start.isoformat() if start else None)
+    for rows in batched(store.messages(start.isoformat() if start else None), 500):
+        topics = store.topics_of([row["id"] for row in rows])
+        for row in rows:
+            echo_message(message_record(row, topics.get(row["id"], [])), fmt)
+
+
+def batched(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
     for row in rows:
-        record = message_record(row)
-        if fmt == "jsonl":
-            click.echo(json.dumps(record, ensure_ascii=False))
-        else:
-            click.echo(
-                f"{record['date'][:16]:<16} {record['direction']:<3} "
-                f"{(record['from'] or '-')[:28]:<28} {record['lang']:<5} "
-                f"{'auto' if record['automated'] else '':<4} {record['subject'][:60]}"
-            )
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
-def message_record(row: dict[str, Any]) -> dict[str, Any]:
+def echo_message(record: dict[str, Any], fmt: str) -> None:
+    if fmt == "jsonl":
+        click.echo(json.dumps(record, ensure_ascii=False))
+        return
+    click.echo(
+        f"{record['date'][:16]:<16} {record['direction']:<3} {(record['from'] or '-')[:28]:<28} "
+        f"{record['lang']:<5} {'auto' if record['automated'] else '':<4} "
+        f"{','.join(record['topics']) or '-':<24} {record['subject'][:50]}"
+    )
+
+
+def message_record(row: dict[str, Any], topics: list[dict[str, Any]]) -> dict[str, Any]:
     """The `messages --format jsonl` contract for one stored message."""
     return {
         "message_id": row["message_id"],
@@ -183,12 +221,139 @@ def message_record(row: dict[str, Any]) -> dict[str, Any]:
         "lang": row["lang"] or "other",
         "automated": row["automated"] is not None,
         "automated_reason": row["automated"],
-        "topics": [],
+        "topics": [t["topic"] for t in topics],
+        "topic_scores": {t["topic"]: t["score"] for t in topics},
         "flags": [],
         "account": row["account"],
         "status": row["status"],
         "truncated": bool(row["truncated"]),
     }
+
+
+@main.group()
+def rules() -> None:
+    """Check, try and replay the topic rules."""
+
+
+@rules.command(name="check")
+@config_option
+def rules_check(config_path: Path | None) -> None:
+    """Validate every rule file; report overlaps, duplicate ids and unsafe regexes."""
+    from triage.rules import check_rules
+
+    config = get_config(config_path, required=False)
+    with user_errors():
+        report = check_rules(rules_folders(config))
+    for line in report.lines():
+        click.echo(line)
+    sys.exit(1 if report.errors else 0)
+
+
+@rules.command(name="replay")
+@click.option(
+    "--since",
+    "since_text",
+    default="30d",
+    show_default=True,
+    help="Re-derive mail dated within this period: 24h, 7d, 30d or all.",
+)
+@click.option("--apply", is_flag=True, help="Write the new topics (without it nothing is written).")
+@click.option("--examples", default=3, show_default=True, help="Example messages shown per change.")
+@config_option
+def rules_replay(since_text: str, apply: bool, examples: int, config_path: Path | None) -> None:
+    """Re-derive topics for stored mail with the current rules and show what changes."""
+    config = get_config(config_path)
+    store = get_store(config)
+    analyzer = get_analyzer(config)
+    with user_errors():
+        start = since(since_text, datetime.now(UTC))
+        report = replay(store, analyzer, start.isoformat() if start else None, apply)
+    click.echo(
+        f"rules version {analyzer.version}: {report.messages} messages, {report.changed} would change"
+        + (" (applied)" if apply else " (dry run; --apply writes)")
+    )
+    for topic, change in sorted(report.changes.items()):
+        click.echo(f"  {topic}: +{len(change.added)} -{len(change.removed)}")
+        for sample in (change.added + change.removed)[:examples]:
+            click.echo(
+                f"      {sample['before']} -> {sample['after']}  {sample['message_id']}  "
+                f"{(sample['subject'] or '')[:60]}"
+            )
+
+
+@main.command()
+@click.argument("source", required=False, default="-", type=click.File("rb"))
+@click.option("--explain", is_flag=True, help="Show the evidence behind every score.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--jsonl",
+    is_flag=True,
+    help='Batch mode: read {"id", "text"} lines on stdin, write {"id", "topics", "scores"} lines.',
+)
+@config_option
+def classify(source: BinaryIO, explain: bool, fmt: str, jsonl: bool, config_path: Path | None) -> None:
+    """Topics of one message (a .eml file, or - for stdin) and why."""
+    from triage.model import Mail, RawMail
+    from triage.parse import parse_mail
+
+    config = get_config(config_path, required=False)
+    classifier = get_analyzer(config).classifier
+    if jsonl:
+        for line in sys.stdin:
+            if line.strip():
+                item = json.loads(line)
+                result = classifier.classify("", str(item.get("text", "")), item.get("lang"))
+                click.echo(
+                    json.dumps(
+                        {"id": item.get("id"), "topics": result.topic_ids, "scores": result.scores},
+                        ensure_ascii=False,
+                    )
+                )
+        return
+    parsed = parse_mail(RawMail(source.read()))
+    if not isinstance(parsed, Mail):
+        click.echo(f"triage: error: cannot parse the message: {parsed.error}", err=True)
+        sys.exit(2)
+    result = classifier.classify(
+        parsed.subject_norm,
+        parsed.new_text,
+        parsed.lang,
+        sender=parsed.sender.email if parsed.sender else "",
+        automated=parsed.automated,
+    )
+    click.echo(render_classification(result, explain, fmt))
+
+
+def render_classification(result: Classification, explain: bool, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(
+            {
+                "topics": result.topic_ids,
+                "scores": result.scores,
+                "lang": result.lang,
+                "plain_tokenizer": result.plain_tokenizer,
+                "skipped": result.skipped,
+                "evidence": {
+                    h.topic: [asdict(e) for e in h.evidence] for h in result.topics + result.rejected
+                },
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    if result.skipped:
+        return f"no topics: automated mail ({result.skipped})"
+    lines = [f"language: {result.lang}" + (" (plain tokenizer, no lemmas)" if result.plain_tokenizer else "")]
+    lines.append(
+        "topics: " + (", ".join(f"{h.topic} ({h.score:g})" for h in result.topics) or "unclassified")
+    )
+    if explain:
+        for label, hits in (("", result.topics), ("below threshold: ", result.rejected)):
+            for hit in hits:
+                lines.append(f"  {label}{hit.topic} {hit.score:g}")
+                lines.extend(
+                    f"    +{e.weight:g} {e.kind} {e.rule!r} matched {e.matched!r}" for e in hit.evidence
+                )
+    return "\n".join(lines)
 
 
 @main.command()

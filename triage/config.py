@@ -63,6 +63,12 @@ class AccountConfig:
 
 
 @dataclass(frozen=True)
+class RulesConfig:
+    paths: tuple[Path, ...] = ()
+    include_default: bool = True
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -74,6 +80,7 @@ class Config:
     support: SupportConfig = field(default_factory=SupportConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     accounts: tuple[AccountConfig, ...] = ()
+    rules: RulesConfig = field(default_factory=RulesConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def is_ours(self, address: str) -> bool:
@@ -89,6 +96,7 @@ SECTIONS: dict[str, type] = {
     "store": StoreConfig,
     "support": SupportConfig,
     "capture": CaptureConfig,
+    "rules": RulesConfig,
     "log": LogConfig,
 }
 
@@ -138,6 +146,9 @@ def parse_config(text: str, path: Path | None = None) -> Config:
     if path is not None and not store.path.is_absolute():
         # A relative store path means next to the config file, not wherever the daemon started.
         sections["store"] = replace(store, path=path.parent / store.path)
+    rules: RulesConfig = sections["rules"]
+    if path is not None:
+        sections["rules"] = replace(rules, paths=tuple(path.parent / p for p in rules.paths))
     return Config(source=path, accounts=accounts, **sections)
 
 

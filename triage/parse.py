@@ -6,6 +6,7 @@ import hashlib
 import logging
 import re
 from datetime import UTC, datetime
+from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
@@ -49,7 +50,7 @@ def parse_mail(raw: RawMail) -> Mail | Unparsable:
     digest = content_hash(raw.raw)
     try:
         return _parse(raw, digest)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any parser failure must quarantine, not crash
         return Unparsable(
             raw=raw.raw,
             error=f"{type(exc).__name__}: {exc}"[:500],
@@ -219,7 +220,7 @@ def _header_text(value: Any) -> str:
     if "=?" in text:
         try:
             return str(make_header(decode_header(text)))
-        except (ValueError, LookupError, UnicodeDecodeError):
+        except (ValueError, LookupError, UnicodeDecodeError, MessageError):
             return text
     return text
 

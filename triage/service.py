@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from triage import systemd
+from triage.analyze import Analyzer
 from triage.capture import AfterBatch, capture_folder
 from triage.config import AccountConfig, Config, ConfigError, load_config
 from triage.credentials import OAuth2Token
 from triage.model import FolderRole
+from triage.rules import RulesError
 from triage.sources.imap import ImapAuthError, ImapError, ImapSession
 from triage.store import Store, StoreError, open_store
 
@@ -48,9 +50,11 @@ def oauth2_for(account: AccountConfig) -> OAuth2Token | None:
     return OAuth2Token(account.oauth2_token_command, owner=f"account {account.name!r}")
 
 
-def run_once(config: Config, after_batch: AfterBatch | None = None) -> list[str]:
+def run_once(config: Config, analyzer: Analyzer | None = None) -> list[str]:
     """One catch-up pass over every account and folder; returns the errors (empty when all synced)."""
     errors: list[str] = []
+    analyzer = analyzer or Analyzer.from_config(config)
+    after_batch = analyze_after_batch(lambda: analyzer)
     store = open_store(config.store.path)
     try:
         for account in config.accounts:
@@ -73,9 +77,27 @@ def run_once(config: Config, after_batch: AfterBatch | None = None) -> list[str]
                 errors.append(str(exc))
                 store.record_error(account.name, ROLES, str(exc))
                 log.error("account failed", extra={"account": account.name, "error": str(exc)})
+        analyzer.analyze_missing(store)
+        store.set_state("rules_version", analyzer.version)
     finally:
         store.close()
     return errors
+
+
+def analyze_after_batch(current: Callable[[], Analyzer]) -> AfterBatch:
+    """The capture hook: derive topics for a committed batch; a failure is logged, never fatal.
+
+    Messages whose analysis failed have no classification row and are retried by
+    analyze_missing() at the next start, so nothing captured goes unanalyzed for good.
+    """
+
+    def after_batch(store: Store, ids: list[int]) -> None:
+        try:
+            current().analyze(store, ids)
+        except Exception:
+            log.exception("analysis failed for a batch; it will be retried", extra={"messages": len(ids)})
+
+    return after_batch
 
 
 class FolderWatcher(threading.Thread):
@@ -155,7 +177,7 @@ class FolderWatcher(threading.Thread):
         if store is not None:
             try:
                 store.record_error(self.account.name, [self.role], str(exc))
-            except Exception:
+            except Exception:  # noqa: BLE001 - the store may be what failed
                 log.warning("could not record the error in the store", extra=self._fields())
         self.first_pass.set()
         self.stop.wait(delay)
@@ -171,11 +193,12 @@ class Daemon:
         self,
         config: Config,
         config_loader: Callable[[], Config] | None = None,
-        after_batch: AfterBatch | None = None,
+        analyzer: Analyzer | None = None,
     ) -> None:
         self.config = config
         self.config_loader = config_loader or (lambda: load_config(config.source))
-        self.after_batch = after_batch
+        self.analyzer = analyzer or Analyzer.from_config(config)
+        self.after_batch = analyze_after_batch(lambda: self.analyzer)
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
         self.ready = threading.Event()
@@ -203,6 +226,7 @@ class Daemon:
         signal.signal(signal.SIGHUP, on_hup)
 
     def run(self) -> int:
+        self._record_rules(None)
         self._start_watchers()
         self._wait_first_pass()
         self.ready.set()
@@ -249,13 +273,33 @@ class Daemon:
         systemd.notify("RELOADING=1")
         try:
             new_config = self.config_loader()
-        except ConfigError as exc:
+            new_analyzer = Analyzer.from_config(new_config)
+        except (ConfigError, RulesError) as exc:
             self.last_reload_error = str(exc)
-            log.error("reload failed; keeping the running configuration", extra={"error": str(exc)})
+            log.error("reload failed; keeping the running configuration and rules", extra={"error": str(exc)})
         else:
             self._stop_watchers()
-            self.config = new_config
+            self.config, self.analyzer = new_config, new_analyzer
             self.last_reload_error = None
             self._start_watchers()
-            log.info("configuration reloaded", extra={"accounts": len(new_config.accounts)})
+            log.info(
+                "configuration and rules reloaded",
+                extra={"accounts": len(new_config.accounts), "rules_version": new_analyzer.version},
+            )
+        self._record_rules(self.last_reload_error)
         systemd.notify("READY=1")
+
+    def _record_rules(self, reload_error: str | None) -> None:
+        """Remember the running rules version and the last reload error for `triage status`."""
+        try:
+            store = open_store(self.config.store.path)
+        except StoreError as exc:
+            log.error("cannot record service state", extra={"error": str(exc)})
+            return
+        try:
+            store.set_state("rules_version", self.analyzer.version)
+            store.set_state("reload_error", reload_error)
+            if reload_error is None:
+                self.analyzer.analyze_missing(store)
+        finally:
+            store.close()

@@ -106,9 +106,33 @@ def _migrate_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migrate_topics(db: sqlite_utils.Database) -> None:
+    db.table("message_topics").create(
+        {"message": int, "topic": str, "score": float, "evidence_json": str, "rules_version": str},
+        pk=("message", "topic"),
+        foreign_keys=[("message", "messages", "id")],
+    )
+    db.table("message_topics").create_index(["topic"])
+    db.table("classifications").create(
+        {
+            "message": int,
+            "rules_version": str,
+            "lang": str,
+            "plain": int,
+            "skipped": str,
+            "unclassified": int,
+            "classified_at": str,
+        },
+        pk="message",
+        foreign_keys=[("message", "messages", "id")],
+    )
+    db.table("service_state").create({"key": str, "value": str, "updated_at": str}, pk="key")
+
+
 # Named, append-only: a released migration is never edited, only followed by a new one.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migrate_initial),
+    ("0002_topics", _migrate_topics),
 ]
 
 
@@ -231,6 +255,63 @@ class Store:
         """Stored messages in date order, optionally only those dated at or after since_utc."""
         where, params = ("WHERE date_utc >= ?", [since_utc]) if since_utc else ("", [])
         yield from self.db.query(f"SELECT * FROM messages {where} ORDER BY date_utc, id", params)
+
+    def messages_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows.extend(self.db.query(f"SELECT * FROM messages WHERE id IN ({marks}) ORDER BY id", chunk))
+        return rows
+
+    # -- derived: topics ---------------------------------------------------------------------
+
+    def replace_topics(self, classified: Sequence[dict[str, Any]], topics: Sequence[dict[str, Any]]) -> None:
+        """Replace the derived topics of the given messages in one transaction."""
+        ids = [row["message"] for row in classified]
+        with self.db.atomic():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                self.db.execute(f"DELETE FROM message_topics WHERE message IN ({marks})", chunk)
+            self.db.table("classifications").upsert_all(classified, pk="message")
+            if topics:
+                self.db.table("message_topics").insert_all(topics, pk=("message", "topic"))
+
+    def unanalyzed_ids(self, limit: int = 100_000) -> list[int]:
+        """Parsed messages with no derived topics yet (e.g. analysis crashed after capture)."""
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT m.id FROM messages m LEFT JOIN classifications c ON c.message = m.id "
+                "WHERE m.status = 'ok' AND c.message IS NULL ORDER BY m.id LIMIT ?",
+                (limit,),
+            )
+        ]
+
+    def topics_of(self, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        found: dict[int, list[dict[str, Any]]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(
+                f"SELECT * FROM message_topics WHERE message IN ({marks}) ORDER BY message, score DESC", chunk
+            ):
+                found.setdefault(row["message"], []).append(row)
+        return found
+
+    # -- service state -----------------------------------------------------------------------
+
+    def set_state(self, key: str, value: str | None) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO service_state (key, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (key, value, utc_now()),
+            )
+
+    def state(self) -> dict[str, dict[str, Any]]:
+        return {row["key"]: row for row in self.db.query("SELECT * FROM service_state")}
 
     def raw_message(self, message: int) -> bytes | None:
         row = self.db.execute("SELECT raw FROM raw WHERE message = ?", (message,)).fetchone()

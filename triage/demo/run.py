@@ -69,7 +69,7 @@ def run_demo(keep: Path | None, echo: Callable[[str], None] = print) -> Path:
 
         store = open_store(store_path)
         echo("")
-        echo(render_status(store.status_rows(), store.counts()))
+        echo(render_status(store.status_rows(), store.counts(), {}))
         store.close()
         echo(f"\nstore: {store_path}" + ("" if keep else " (temporary, removed now)"))
     return store_path

@@ -149,7 +149,7 @@ class ImapSession:
             return
         try:
             client.logout()
-        except Exception:
+        except Exception:  # noqa: BLE001 - the connection is going away either way
             with suppress(Exception):
                 client.shutdown()
 

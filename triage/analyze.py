@@ -1,0 +1,156 @@
+"""Derive topics from stored mail, for new messages as they arrive or for everything on replay."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from triage.classify import Classification, Classifier
+from triage.config import Config
+from triage.rules import default_rules_dir, load_rules
+from triage.store import Store, utc_now
+
+
+def classify_row(classifier: Classifier, row: dict[str, Any]) -> Classification | None:
+    """Topics of one stored message; None for quarantined mail, which has no text to judge."""
+    if row["status"] != "ok":
+        return None
+    return classifier.classify(
+        subject=row["subject_norm"] or "",
+        text=row["new_text"] or "",
+        lang=row["lang"],
+        sender=row["from_addr"] or "",
+        to=" ".join(json.loads(row["to_json"] or "[]")),
+        automated=row["automated"],
+    )
+
+
+def derived_rows(
+    message: int, result: Classification, version: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    classified = {
+        "message": message,
+        "rules_version": version,
+        "lang": result.lang,
+        "plain": int(result.plain_tokenizer),
+        "skipped": result.skipped,
+        "unclassified": int(result.unclassified),
+        "classified_at": utc_now(),
+    }
+    topics = [
+        {
+            "message": message,
+            "topic": hit.topic,
+            "score": hit.score,
+            "rules_version": version,
+            "evidence_json": json.dumps([asdict(e) for e in hit.evidence], ensure_ascii=False),
+        }
+        for hit in result.topics
+    ]
+    return classified, topics
+
+
+def rules_folders(config: Config) -> list[Path]:
+    """The shipped rules (unless turned off), then each folder of [rules] paths in order."""
+    return ([default_rules_dir()] if config.rules.include_default else []) + list(config.rules.paths)
+
+
+class Analyzer:
+    """Runs the derivations over stored messages with one Classifier (one rules version)."""
+
+    def __init__(self, classifier: Classifier) -> None:
+        self.classifier = classifier
+
+    @classmethod
+    def from_config(cls, config: Config) -> Analyzer:
+        """Load and compile the rules; raises RulesError when a rule file is broken."""
+        return cls(Classifier(load_rules(rules_folders(config))))
+
+    @property
+    def version(self) -> str:
+        return self.classifier.ruleset.version
+
+    def analyze(self, store: Store, ids: Sequence[int]) -> None:
+        """Classify the given messages and replace their derived topics."""
+        self.write(store, store.messages_by_id(ids))
+
+    def analyze_missing(self, store: Store, batch: int = 500) -> int:
+        """Derive topics for every stored message that has none yet; returns how many."""
+        done = 0
+        while ids := store.unanalyzed_ids(batch):
+            self.analyze(store, ids)
+            done += len(ids)
+        return done
+
+    def write(self, store: Store, rows: Iterable[dict[str, Any]]) -> None:
+        classified, topics = [], []
+        for row in rows:
+            result = classify_row(self.classifier, row)
+            if result is None:
+                continue
+            one, hits = derived_rows(row["id"], result, self.version)
+            classified.append(one)
+            topics.extend(hits)
+        if classified:
+            store.replace_topics(classified, topics)
+
+
+@dataclass
+class TopicChange:
+    topic: str
+    added: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ReplayReport:
+    messages: int = 0
+    changed: int = 0
+    changes: dict[str, TopicChange] = field(default_factory=dict)
+
+
+def replay(
+    store: Store, analyzer: Analyzer, since_utc: str | None, apply: bool, batch: int = 500
+) -> ReplayReport:
+    """Re-derive topics of stored mail with the current rules; write only when `apply`."""
+    report = ReplayReport()
+    pending: list[dict[str, Any]] = []
+    for row in store.messages(since_utc):
+        pending.append(row)
+        if len(pending) >= batch:
+            _replay_batch(store, analyzer, pending, apply, report)
+            pending = []
+    if pending:
+        _replay_batch(store, analyzer, pending, apply, report)
+    return report
+
+
+def _replay_batch(
+    store: Store, analyzer: Analyzer, rows: list[dict[str, Any]], apply: bool, report: ReplayReport
+) -> None:
+    before = store.topics_of([row["id"] for row in rows])
+    for row in rows:
+        result = classify_row(analyzer.classifier, row)
+        if result is None:
+            continue
+        report.messages += 1
+        old = {t["topic"] for t in before.get(row["id"], [])}
+        new = set(result.topic_ids)
+        if old == new:
+            continue
+        report.changed += 1
+        sample = {
+            "message_id": row["message_id"],
+            "subject": row["subject"],
+            "before": sorted(old),
+            "after": sorted(new),
+        }
+        for topic in new - old:
+            report.changes.setdefault(topic, TopicChange(topic)).added.append(sample)
+        for topic in old - new:
+            report.changes.setdefault(topic, TopicChange(topic)).removed.append(sample)
+    if apply:
+        analyzer.write(store, rows)

@@ -1,0 +1,190 @@
+"""Classify a message's new text and subject into topics, each with a score and its evidence."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from triage.language import PIPELINE_LANGS, PLAIN, Analysed, LanguageModels, guess_language
+from triage.rules import Ruleset, Topic
+from triage.similarity import ExampleIndex
+
+UNCLASSIFIED = "unclassified"
+SEPARATOR = "\x1f"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why a topic scored: the kind of rule, which rule, what text matched, and its weight."""
+
+    kind: str  # keyword, hint, pattern, regex, example, header, exclude
+    rule: str
+    matched: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class TopicHit:
+    topic: str
+    score: float
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class Classification:
+    topics: tuple[TopicHit, ...]
+    scores: dict[str, float]
+    lang: str
+    plain_tokenizer: bool  # the language had no lemmatizer: matched on lower-cased words only
+    skipped: str | None = None  # why no topics were looked for (automated mail)
+    rejected: tuple[TopicHit, ...] = field(default=())  # scored, but under the threshold
+
+    @property
+    def topic_ids(self) -> list[str]:
+        return [hit.topic for hit in self.topics]
+
+    @property
+    def unclassified(self) -> bool:
+        return not self.topics and self.skipped is None
+
+
+class Classifier:
+    """A Ruleset compiled into spaCy matchers (per language) and an example index."""
+
+    def __init__(self, ruleset: Ruleset, models: LanguageModels | None = None) -> None:
+        self.ruleset = ruleset
+        self.models = models or LanguageModels(ruleset.normalisation)
+        self._matchers: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._examples = self._build_examples()
+        self._example_texts = [text for topic in ruleset.topics for text in topic.examples]
+
+    def _build_examples(self) -> ExampleIndex:
+        labelled: list[tuple[str, Sequence[str]]] = []
+        for topic in self.ruleset.topics:
+            for text in topic.examples:
+                lang = guess_language(text)
+                labelled.append((topic.id, self.models.analyse(text, lang).lemmas))
+        return ExampleIndex(labelled)
+
+    def _matcher(self, lang: str):  # type: ignore[no-untyped-def]
+        key = lang if lang in PIPELINE_LANGS else PLAIN
+        if key not in self._matchers:
+            phrases: dict[str, list[str]] = defaultdict(list)
+            patterns: dict[str, list[list[dict[str, object]]]] = defaultdict(list)
+            for topic in self.ruleset.topics:
+                for kind, table in (("keyword", topic.keywords), ("hint", topic.hints)):
+                    for words in table.values():
+                        for word in words:
+                            phrases[SEPARATOR.join((kind, topic.id, word))].append(word)
+                for word in topic.exclude:
+                    phrases[SEPARATOR.join(("exclude", topic.id, word))].append(word)
+                for pattern in topic.patterns:
+                    name = SEPARATOR.join(("pattern", topic.id, pattern.name))
+                    patterns[name].append([dict(t) for t in pattern.pattern])
+            self._matchers[key] = self.models.term_matcher(key, phrases, patterns)
+        return self._matchers[key]
+
+    def classify(
+        self,
+        subject: str,
+        text: str,
+        lang: str | None = None,
+        sender: str = "",
+        to: str = "",
+        automated: str | None = None,
+    ) -> Classification:
+        """Topics of a message from its subject and new text (never quotes or signature)."""
+        content = f"{subject}\n{text}".strip()
+        lang = lang if lang in PIPELINE_LANGS else guess_language(content)
+        if automated is not None:
+            return Classification((), {}, lang, lang not in PIPELINE_LANGS, skipped=automated)
+        with self._lock:
+            analysed = self.models.analyse(content, lang)
+            matches = self._matcher(lang).match(analysed)
+        evidence = self._evidence(matches, analysed, content, subject, sender, to)
+        return self._decide(evidence, analysed)
+
+    def _evidence(
+        self,
+        matches: list[tuple[str, str]],
+        analysed: Analysed,
+        content: str,
+        subject: str,
+        sender: str,
+        to: str,
+    ) -> dict[str, list[Evidence]]:
+        settings = self.ruleset.settings
+        found: dict[str, list[Evidence]] = defaultdict(list)
+        seen: set[tuple[str, str, str]] = set()
+        for name, matched in matches:
+            kind, topic_id, rule = name.split(SEPARATOR)
+            if (kind, topic_id, rule) in seen:
+                continue
+            seen.add((kind, topic_id, rule))
+            weight = {"keyword": settings.keyword_weight, "hint": settings.hint_weight}.get(kind, 0.0)
+            if kind == "pattern":
+                topic = self.ruleset.topic(topic_id)
+                weight = next(p.weight for p in topic.patterns if p.name == rule)
+            found[topic_id].append(Evidence(kind, rule, matched, weight))
+        for topic in self.ruleset.topics:
+            found[topic.id].extend(self._regex_evidence(topic, content))
+            found[topic.id].extend(_header_evidence(topic, subject.lower(), sender.lower(), to.lower()))
+        for label, neighbour in self._examples.nearest(analysed.lemmas).items():
+            if neighbour.similarity >= settings.example_min_similarity:
+                found[label].append(
+                    Evidence(
+                        "example",
+                        f"example {neighbour.example + 1}",
+                        self._example_texts[neighbour.example][:120],
+                        round(settings.example_weight * neighbour.similarity, 3),
+                    )
+                )
+        return found
+
+    def _regex_evidence(self, topic: Topic, content: str) -> list[Evidence]:
+        timeout = self.ruleset.settings.regex_timeout_ms / 1000
+        found = []
+        for rule in topic.regexes:
+            try:
+                match = rule.compiled.search(content, timeout=timeout)
+            except TimeoutError:
+                continue  # a runaway pattern never blocks classification; `rules check` reports it
+            if match:
+                found.append(Evidence("regex", rule.name, match.group(0)[:80], rule.weight))
+        return found
+
+    def _decide(self, evidence: dict[str, list[Evidence]], analysed: Analysed) -> Classification:
+        settings = self.ruleset.settings
+        hits = []
+        for topic_id, items in evidence.items():
+            if not items:
+                continue
+            if any(e.kind == "exclude" for e in items):
+                continue
+            topic = self.ruleset.topic(topic_id)
+            score = round(topic.weight * sum(e.weight for e in items), 3)
+            hits.append(TopicHit(topic_id, score, tuple(items)))
+        hits.sort(key=lambda h: (-h.score, h.topic))
+        accepted = tuple(h for h in hits if h.score >= settings.threshold)[: settings.max_topics]
+        rejected = tuple(h for h in hits if h not in accepted)
+        return Classification(
+            accepted, {h.topic: h.score for h in hits}, analysed.lang, analysed.plain, rejected=rejected
+        )
+
+
+def _header_evidence(topic: Topic, subject: str, sender: str, to: str) -> list[Evidence]:
+    conditions = topic.headers
+    found = []
+    for name, value, needles in (
+        ("subject", subject, conditions.subject),
+        ("from", sender, conditions.sender),
+        ("to", to, conditions.to),
+    ):
+        for needle in needles:
+            if needle in value:
+                found.append(Evidence("header", f"{name} contains {needle!r}", needle, conditions.weight))
+                break
+    return found

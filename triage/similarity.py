@@ -1,0 +1,66 @@
+"""TF-IDF cosine similarity over lemmas: nearest labelled examples for a text."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from triage.language import ENGLISH_WORDS, INDONESIAN_WORDS
+
+STOPWORDS = ENGLISH_WORDS | INDONESIAN_WORDS
+
+
+def terms(lemmas: Sequence[str]) -> Counter[str]:
+    """Content lemmas and their adjacent pairs; function words and punctuation dropped."""
+    words = [w for w in lemmas if w.isalpha() and w not in STOPWORDS and len(w) > 1]
+    counts = Counter(words)
+    counts.update(f"{a} {b}" for a, b in itertools.pairwise(words))
+    return counts
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    label: str
+    example: int
+    similarity: float
+
+
+class ExampleIndex:
+    """Labelled examples as TF-IDF vectors with an inverted index for fast cosine search."""
+
+    def __init__(self, examples: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """`examples` are (label, lemmas) pairs."""
+        self.labels = [label for label, _ in examples]
+        counted = [terms(lemmas) for _, lemmas in examples]
+        documents = len(counted)
+        frequency: Counter[str] = Counter()
+        for counts in counted:
+            frequency.update(counts.keys())
+        self.idf = {t: math.log((1 + documents) / (1 + df)) + 1 for t, df in frequency.items()}
+        self.unknown_idf = math.log(1 + documents) + 1
+        self.postings: dict[str, list[tuple[int, float]]] = {}
+        for index, counts in enumerate(counted):
+            vector = self._weights(counts)
+            for term, weight in vector.items():
+                self.postings.setdefault(term, []).append((index, weight))
+
+    def _weights(self, counts: Counter[str]) -> dict[str, float]:
+        vector = {t: (1 + math.log(c)) * self.idf.get(t, self.unknown_idf) for t, c in counts.items()}
+        norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
+        return {t: w / norm for t, w in vector.items()}
+
+    def nearest(self, lemmas: Sequence[str]) -> dict[str, Neighbour]:
+        """The most similar example of each label (only labels with any shared term)."""
+        scores: dict[int, float] = {}
+        for term, weight in self._weights(terms(lemmas)).items():
+            for index, example_weight in self.postings.get(term, ()):
+                scores[index] = scores.get(index, 0.0) + weight * example_weight
+        best: dict[str, Neighbour] = {}
+        for index, score in scores.items():
+            label = self.labels[index]
+            if label not in best or score > best[label].similarity:
+                best[label] = Neighbour(label, index, score)
+        return best
