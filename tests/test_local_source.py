@@ -61,11 +61,6 @@ def test_mbox_gives_each_message_in_order_with_its_envelope_date(tmp_path: Path)
         assert f"Where is order {number}?".encode() in mail.raw
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mbox bodies keep the '>From ' escaping the mbox writer added, so the same message hashes "
-    "differently from IMAP and from an mbox archive",
-)
 def test_mbox_body_lines_starting_with_from_are_unescaped(tmp_path: Path) -> None:
     path = tmp_path / "archive.mbox"
     body = "From what I can see the parcel never left the warehouse."

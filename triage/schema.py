@@ -58,6 +58,10 @@ def coerce(value: object, hint: Any, where: str) -> Any:
         if not isinstance(value, list):
             raise SchemaError(f"{where} must be a list, not {type(value).__name__}")
         return tuple(coerce(item, args[0], f"{where}[{i}]") for i, item in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise SchemaError(f"{where} must be a table, not {type(value).__name__}")
+        return value
     if hint is Path:
         return Path(str(coerce(value, str, where))).expanduser()
     if hint is float and isinstance(value, int) and not isinstance(value, bool):

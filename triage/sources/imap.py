@@ -100,6 +100,7 @@ class ImapSession:
         self._oauth2 = oauth2
         self._client: Any = None
         self._selected: str | None = None
+        self._exists = 0  # EXISTS when the selected mailbox was opened
 
     def __enter__(self) -> ImapSession:
         self.connect()
@@ -172,12 +173,15 @@ class ImapSession:
         with imap_errors(self.account, f"opening {mailbox!r} read-only"):
             info = self._client.select_folder(mailbox, readonly=True)
         self._selected = mailbox
-        return FolderStatus(
+        status = FolderStatus(
             mailbox=mailbox,
             uidvalidity=int(info[b"UIDVALIDITY"]),
             uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
             exists=int(info.get(b"EXISTS", 0)),
         )
+        self._exists = status.exists
+        self._reported_change()  # forget what EXAMINE itself reported
+        return status
 
     def uids_after(self, last_uid: int) -> list[int]:
         """UIDs above last_uid in the selected mailbox, ascending."""
@@ -237,6 +241,8 @@ class ImapSession:
     def wait_for_change(self, seconds: float, stop: threading.Event) -> bool:
         """Block up to `seconds` (IDLE) until the selected mailbox changes or `stop` is set."""
         with imap_errors(self.account, "waiting in IDLE"):
+            if self._reported_change():
+                return True
             if self._start_idle():
                 self._client.idle_done()
                 return True
@@ -250,6 +256,18 @@ class ImapSession:
             finally:
                 self._client.idle_done()
         return False
+
+    def _reported_change(self) -> bool:
+        """True if the server announced new or expunged mail with an earlier command's response.
+
+        Servers announce new mail on any command (RFC 3501 7.3.1), e.g. during a catch-up's
+        FETCH, and never again: IDLE alone would not see it until it times out.
+        """
+        pending = self._client._imap.untagged_responses
+        exists = pending.pop("EXISTS", [])
+        expunged = pending.pop("EXPUNGE", [])
+        pending.pop("RECENT", None)
+        return bool(expunged) or any(int(count) != self._exists for count in exists)
 
     def _start_idle(self) -> bool:
         """Send IDLE and wait for the server's go-ahead; True if mailbox data arrived first.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -52,9 +53,22 @@ def read_mbox(path: Path) -> Iterator[RawMail]:
     try:
         for key in box.keys():  # noqa: SIM118 - iterating a mailbox yields messages, not keys
             message = box.get_message(key)
-            yield RawMail(raw=box.get_bytes(key), internal_date=_from_line_date(message.get_from()))
+            raw = unescape_from_lines(box.get_bytes(key))
+            yield RawMail(raw=raw, internal_date=_from_line_date(message.get_from()))
     finally:
         box.close()
+
+
+ESCAPED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
+
+
+def unescape_from_lines(raw: bytes) -> bytes:
+    """Undo the mboxrd escaping of body lines starting with "From " (">From " -> "From ").
+
+    Without this the same message hashes differently from IMAP and from an archive, and an
+    imported archive would duplicate mail already captured.
+    """
+    return ESCAPED_FROM.sub(rb"\1", raw)
 
 
 def _from_line_date(from_line: str) -> datetime | None:

@@ -1,0 +1,52 @@
+"""The IMAP source against real servers: the parts of ImapSession the daemon's timing depends on."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tests import mailgen
+from tests.conftest import MakeConfig
+from tests.servers import ImapServer
+from triage.config import load_config
+from triage.sources.imap import ImapSession
+
+pytestmark = pytest.mark.integration
+
+
+def test_mail_announced_during_a_catch_up_ends_the_wait_at_once(
+    imap_server: ImapServer, make_config: MakeConfig
+) -> None:
+    """A message arriving between SEARCH and IDLE is announced once, on the FETCH; not lost to IDLE."""
+    imap_server.append("INBOX", mailgen.backfill(3))
+    account = load_config(make_config(imap_server.account())).accounts[0]
+    with ImapSession(account, timeout=30) as session:
+        session.examine("INBOX")
+        uids = session.uids_after(0)
+        imap_server.append("INBOX", [mailgen.customer_mail(50, "en")])  # arrives mid catch-up
+        assert len(session.fetch(uids, 1_000_000)) == 3  # the server tells us about it here
+
+        started = time.monotonic()
+        changed = session.wait_for_change(10, threading.Event())
+        waited = time.monotonic() - started
+
+        assert changed, "new mail announced before IDLE was missed until the IDLE timeout"
+        assert waited < 5
+        session.examine("INBOX")
+        assert len(session.uids_after(max(uids))) == 1
+
+
+def test_wait_for_change_times_out_quietly_when_nothing_arrives(
+    imap_server: ImapServer, make_config: MakeConfig
+) -> None:
+    imap_server.append("INBOX", mailgen.backfill(2))
+    account = load_config(make_config(imap_server.account())).accounts[0]
+    with ImapSession(account, timeout=30) as session:
+        session.examine("INBOX")
+        session.fetch(session.uids_after(0), 1_000_000)
+
+        started = time.monotonic()
+        assert session.wait_for_change(2, threading.Event()) is False
+        assert time.monotonic() - started >= 1.5

@@ -1,0 +1,111 @@
+"""Rule files: validation errors name file, topic and field; check reports unsafe regexes and overlaps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from triage.rules import RulesError, check_rules, default_rules_dir, load_rules
+
+GOOD = """
+[[topic]]
+id = "refund"
+title = "Refunds"
+examples = ["I want my money back for the broken kettle"]
+
+[topic.keywords]
+en = ["refund", "money back"]
+id = ["pengembalian dana"]
+
+[[topic.regex]]
+name = "refund-ref"
+pattern = '\\bRF-\\d{4,}\\b'
+"""
+
+
+def write_pack(folder: Path, topics: dict[str, str], settings: str | None = None) -> Path:
+    (folder / "topics").mkdir(parents=True, exist_ok=True)
+    for name, text in topics.items():
+        (folder / "topics" / f"{name}.toml").write_text(text)
+    if settings is not None:
+        (folder / "settings.toml").write_text(settings)
+    return folder
+
+
+def test_a_good_pack_loads_with_a_version(tmp_path: Path) -> None:
+    rules = load_rules([write_pack(tmp_path, {"refund": GOOD})])
+    assert [t.id for t in rules.topics] == ["refund"]
+    assert rules.topic("refund").keywords["id"] == ("pengembalian dana",)
+    assert len(rules.version) == 12
+
+
+def test_version_changes_when_a_file_changes(tmp_path: Path) -> None:
+    before = load_rules([write_pack(tmp_path, {"refund": GOOD})]).version
+    write_pack(tmp_path, {"refund": GOOD.replace("money back", "reimburse")})
+    assert load_rules([tmp_path]).version != before
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GOOD.replace('title = "Refunds"', 'title = "Refunds"\ncolour = "red"'), "unknown key 'colour'"),
+        (GOOD.replace('title = "Refunds"', "title = 5"), "title must be a string"),
+        (GOOD.replace('title = "Refunds"\n', ""), "missing required key 'title'"),
+        (GOOD.replace('id = "refund"', 'id = "Refund Stuff"'), "id must be lower-case"),
+        (GOOD.replace('en = ["refund", "money back"]', 'en = "refund"'), "keywords.en must be a list"),
+        (GOOD.replace("pattern = '\\bRF-\\d{4,}\\b'", "pattern = '(unclosed'"), "does not compile"),
+        (GOOD + '\n[[topic.patterns]]\nname = "p"\npattern = "LEMMA"\n', "pattern must be a list"),
+        ("topic = 3", "write topics as [[topic]]"),
+        ("[[topic]\nid=", "not valid TOML"),
+    ],
+)
+def test_mistakes_name_file_topic_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(RulesError) as caught:
+        load_rules([write_pack(tmp_path, {"refund": text})])
+    assert expected in str(caught.value)
+    assert "refund.toml" in str(caught.value)
+
+
+def test_duplicate_ids_in_one_folder_are_an_error(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match="duplicate topic id 'refund'"):
+        load_rules([write_pack(tmp_path, {"a": GOOD, "b": GOOD})])
+
+
+def test_a_later_folder_replaces_a_topic_with_the_same_id(tmp_path: Path) -> None:
+    first = write_pack(tmp_path / "first", {"refund": GOOD})
+    second = write_pack(tmp_path / "second", {"refund": GOOD.replace('"Refunds"', '"Money back"')})
+    rules = load_rules([first, second])
+    assert rules.topic("refund").title == "Money back"
+
+
+def test_settings_are_validated(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match=r"\[classify\] threshold must be a number"):
+        load_rules([write_pack(tmp_path, {"refund": GOOD}, "[classify]\nthreshold = 'high'\n")])
+
+
+def test_check_reports_unsafe_regex_and_overlaps(tmp_path: Path) -> None:
+    unsafe = GOOD.replace("pattern = '\\bRF-\\d{4,}\\b'", "pattern = '(a+)+$'")
+    other = GOOD.replace('id = "refund"', 'id = "billing"').replace("RF-", "INV-")
+    report = check_rules([write_pack(tmp_path, {"refund": unsafe, "billing": other})])
+    assert any("nested quantifier" in e for e in report.errors)
+    assert any("keyword 'refund' is in several topics: billing, refund" in w for w in report.warnings)
+
+
+def test_check_turns_a_load_error_into_a_failed_report(tmp_path: Path) -> None:
+    report = check_rules([write_pack(tmp_path, {"refund": "[[topic]]\nid = 'x'\n"})])
+    assert report.errors and "missing required key 'title'" in report.errors[0]
+
+
+def test_normalisation_tables_are_read(tmp_path: Path) -> None:
+    write_pack(tmp_path, {"refund": GOOD})
+    (tmp_path / "normalise").mkdir()
+    (tmp_path / "normalise" / "id.toml").write_text('[words]\nsy = "saya"\nBLM = "belum"\n')
+    assert load_rules([tmp_path]).normalisation["id"] == {"sy": "saya", "blm": "belum"}
+
+
+def test_shipped_rules_pass_their_own_check() -> None:
+    report = check_rules([default_rules_dir()])
+    assert report.errors == []
+    ids = {t.id for t in load_rules([default_rules_dir()]).topics}
+    assert ids >= {"refund"}
