@@ -9,9 +9,6 @@ from typing import Any
 import pytest
 import trustme
 
-from triage.analyze import Analyzer
-from triage.config import Config
-
 from tests.servers import (
     AccountSpec,
     DovecotServer,
@@ -21,6 +18,8 @@ from tests.servers import (
     running_pymap,
     write_config,
 )
+from triage.analyze import Analyzer
+from triage.config import Config
 
 MakeConfig = Callable[..., Path]
 
@@ -75,7 +74,9 @@ def store_path(tmp_path: Path) -> Path:
 def make_config(tmp_path: Path, store_path: Path, monkeypatch: pytest.MonkeyPatch) -> MakeConfig:
     """Write a config for some accounts; their passwords go into the environment (password_env)."""
 
-    def make(*accounts: AccountSpec, capture: dict[str, Any] | None = None, name: str = "config.toml") -> Path:
+    def make(
+        *accounts: AccountSpec, capture: dict[str, Any] | None = None, name: str = "config.toml"
+    ) -> Path:
         for account in accounts:
             monkeypatch.setenv(account.password_env, account.password)
         return write_config(tmp_path / name, store_path, accounts, capture)

@@ -166,7 +166,9 @@ def support_reply(question: TestMail, index: int) -> TestMail:
         (SUPPORT_NAME, SUPPORT), (name, address), f"Re: {question.subject}", date, message_id, threading
     )
     body = REPLIES[question.lang].format(first=name.split()[0])
-    return TestMail(message_bytes(headers, body), f"Re: {question.subject}", message_id, question.lang, SUPPORT)
+    return TestMail(
+        message_bytes(headers, body), f"Re: {question.subject}", message_id, question.lang, SUPPORT
+    )
 
 
 def conversation() -> tuple[list[TestMail], list[TestMail]]:
@@ -263,4 +265,10 @@ def big_message(total_bytes: int = 12 * 1024 * 1024) -> TestMail:
         "\r\n"
     ).encode()
     raw = head + encoded + b"--dump-boundary--\r\n"
-    return TestMail(raw, "Database dump for ticket 5521", "<dump-5521@lumencraft.example>", "en", "priya.n@lumencraft.example")
+    return TestMail(
+        raw,
+        "Database dump for ticket 5521",
+        "<dump-5521@lumencraft.example>",
+        "en",
+        "priya.n@lumencraft.example",
+    )

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ import trustme
 from imapclient import IMAPClient
 
 from tests.mailgen import TestMail
-from triage.demo.pymap_server import free_port, pymap_server, wait_for_port
+from triage.demo.pymap_server import ServerStartError, free_port, pymap_server, wait_for_port
 
 DOVECOT = Path("/usr/sbin/dovecot")
 DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
@@ -80,9 +80,7 @@ class ImapServer:
             except (OSError, IMAPClient.Error, IMAPClient.AbortError):
                 client.shutdown()
 
-    def append(
-        self, mailbox: str, messages: Iterable[TestMail | bytes], flags: Sequence[bytes] = ()
-    ) -> None:
+    def append(self, mailbox: str, messages: Iterable[TestMail | bytes], flags: Sequence[bytes] = ()) -> None:
         with self.client() as client:
             if not client.folder_exists(mailbox):
                 client.create_folder(mailbox)
@@ -233,24 +231,41 @@ class DovecotServer(ImapServer):
         assert self.process is None, "already running"
         with open(self.root / "dovecot.out", "ab") as out:
             self.process = subprocess.Popen(
-                [str(DOVECOT), "-F", "-c", str(self.root / "dovecot.conf")], stdout=out, stderr=out
+                [str(DOVECOT), "-F", "-c", str(self.root / "dovecot.conf")],
+                stdout=out,
+                stderr=out,
+                start_new_session=True,  # its own process group, so stop() can end every child
             )
         try:
             wait_for_port(self.port, timeout=20, process=self.process)
-        except Exception as exc:
+        except ServerStartError as exc:
             self.stop()
             raise RuntimeError(f"Dovecot did not start: {exc}\n{self.log_tail()}") from None
 
     def stop(self) -> None:
+        """Stop the master and every process it started, dropping client connections.
+
+        Dovecot's master leaves running imap processes behind when it exits, so IDLE clients
+        would not notice; a real restart (systemd kills the whole control group) does not.
+        """
         process, self.process = self.process, None
         if process is None:
             return
-        process.terminate()
+        group = process.pid  # start_new_session: the master leads its own process group
+        with suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGTERM)
         try:
             process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(group, signal.SIGKILL if time.monotonic() > deadline - 5 else signal.SIGTERM)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
 
     def restart(self) -> None:
         self.stop()
@@ -274,8 +289,18 @@ class DovecotServer(ImapServer):
         after = self.uidvalidity(mailbox)
         if after == before:  # a server that reused the value: set a new one explicitly
             subprocess.run(
-                [DOVEADM, "-c", str(self.root / "dovecot.conf"), "mailbox", "update", "-u", self.username,
-                 "--uid-validity", str(before + 1000), mailbox],
+                [
+                    DOVEADM,
+                    "-c",
+                    str(self.root / "dovecot.conf"),
+                    "mailbox",
+                    "update",
+                    "-u",
+                    self.username,
+                    "--uid-validity",
+                    str(before + 1000),
+                    mailbox,
+                ],
                 check=True,
                 capture_output=True,
             )

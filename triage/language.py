@@ -157,7 +157,7 @@ class LanguageModels:
         # Whitespace special cases ("\n", "\t") give the same tokens as the default rules, but
         # once one is seen spaCy stops caching the rest of the text (explosion/spaCy#13950),
         # which makes tokenizing mail with line breaks 5-20x slower.
-        nlp.tokenizer.rules = {k: v for k, v in nlp.tokenizer.rules.items() if not k.isspace()}
+        nlp.tokenizer.rules = {k: v for k, v in nlp.tokenizer.rules.items() if not k.isspace()}  # type: ignore[union-attr]
         if lang in PIPELINE_LANGS:
             nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
             nlp.initialize()
@@ -179,18 +179,26 @@ class LanguageModels:
     def analyse_many(self, texts: Sequence[str], lang: str) -> list[Analysed]:
         nlp = self.pipeline(lang)
         plain = lang not in PIPELINE_LANGS
+        stemmer = self._stemmer if lang == "id" else None
+        normalised = [self.normalise(t, lang) for t in texts]
+        # The stemmer reads the lookup table itself, so Indonesian (like plain text) only needs
+        # the tokenizer; one pass over the tokens sets lemmas and collects both tuples.
+        docs = map(nlp.make_doc, normalised) if stemmer is not None or plain else nlp.pipe(normalised)
         results = []
-        for doc in nlp.pipe([self.normalise(t, lang) for t in texts]):
-            if lang == "id" and self._stemmer is not None:
-                for token in doc:
-                    token.lemma_ = self._stemmer.lemma(token.lower_)
-            elif plain:  # no lemmatizer: the word itself stands in, so LEMMA rules still apply
-                for token in doc:
-                    token.lemma_ = token.lower_
-            lemmas = tuple(t.lemma_ or t.lower_ for t in doc)
-            results.append(
-                Analysed(lang if not plain else "other", tuple(t.lower_ for t in doc), lemmas, doc, plain)
-            )
+        for doc in docs:
+            tokens: list[str] = []
+            lemmas: list[str] = []
+            for token in doc:
+                lower = token.lower_
+                if stemmer is not None:
+                    token.lemma_ = lemma = stemmer.lemma(lower)
+                elif plain:  # no lemmatizer: the word itself stands in, so LEMMA rules still apply
+                    token.lemma_ = lemma = lower
+                else:
+                    lemma = token.lemma_ or lower
+                tokens.append(lower)
+                lemmas.append(lemma)
+            results.append(Analysed(lang if not plain else "other", tuple(tokens), tuple(lemmas), doc, plain))
         return results
 
     def term_matcher(

@@ -52,13 +52,13 @@ class ExampleIndex:
         self.idf = {t: math.log((1 + documents) / (1 + df)) + 1 for t, df in frequency.items()}
         self.unknown_idf = math.log(1 + documents) + 1
         self.postings: dict[str, list[tuple[int, float]]] = {}
-        centroids: dict[str, Counter[str]] = {}
+        centroids: dict[str, dict[str, float]] = {}
         for index, counts in enumerate(counted):
             vector = self._weights(counts)
-            centroid = centroids.setdefault(self.labels[index], Counter())
+            centroid = centroids.setdefault(self.labels[index], {})
             for term, weight in vector.items():
                 self.postings.setdefault(term, []).append((index, weight))
-                centroid[term] += weight
+                centroid[term] = centroid.get(term, 0.0) + weight
         self.centroid_postings: dict[str, list[tuple[str, float]]] = {}
         for label, centroid in centroids.items():
             norm = math.sqrt(sum(w * w for w in centroid.values())) or 1.0

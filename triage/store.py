@@ -289,6 +289,23 @@ class Store:
             )
         ]
 
+    def topic_counts(self, direction: str = "in") -> dict[str, int]:
+        """Messages per topic (and unclassified) for one direction."""
+        counts = {
+            row["topic"]: row["n"]
+            for row in self.db.query(
+                "SELECT t.topic, COUNT(*) AS n FROM message_topics t JOIN messages m ON m.id = t.message "
+                "WHERE m.direction = ? GROUP BY t.topic ORDER BY n DESC, t.topic",
+                [direction],
+            )
+        }
+        unclassified = self.db.execute(
+            "SELECT COUNT(*) FROM classifications c JOIN messages m ON m.id = c.message "
+            "WHERE m.direction = ? AND c.unclassified = 1",
+            [direction],
+        ).fetchone()[0]
+        return counts | {"unclassified": unclassified}
+
     def topics_of(self, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
         found: dict[int, list[dict[str, Any]]] = {}
         for start in range(0, len(ids), 500):

@@ -70,6 +70,9 @@ def run_demo(keep: Path | None, echo: Callable[[str], None] = print) -> Path:
         store = open_store(store_path)
         echo("")
         echo(render_status(store.status_rows(), store.counts(), {}))
+        echo("\nincoming questions per topic:")
+        for topic, count in store.topic_counts("in").items():
+            echo(f"  {topic:<20} {count:>3}")
         store.close()
         echo(f"\nstore: {store_path}" + ("" if keep else " (temporary, removed now)"))
     return store_path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import imaplib
 import logging
 import re
+import select
 import socket
 import ssl
 import threading
@@ -249,13 +250,29 @@ class ImapSession:
             try:
                 while seconds > 0 and not stop.is_set():
                     step = min(1.0, seconds)
-                    responses = self._client.idle_check(timeout=step)
-                    seconds -= step
-                    if any(_is_change(r) for r in responses):
+                    if self._server_spoke(step):
                         return True
+                    seconds -= step
             finally:
                 self._client.idle_done()
         return False
+
+    def _server_spoke(self, timeout: float) -> bool:
+        """True as soon as the server sends anything during IDLE; the lines are left unread.
+
+        Any untagged data in IDLE means the mailbox changed (or its flags did): the caller
+        ends IDLE, which reads the complete lines, and catches up. imapclient's idle_check()
+        reads with a non-blocking socket and can split a line that arrives in two writes
+        ("* 2 FETCH (" + "FLAGS ())"), which breaks the connection.
+        """
+        imap = self._client._imap
+        sock = self._client.socket()
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        if _buffered(imap.file, sock):
+            return True
+        readable, _, _ = select.select([sock], [], [], timeout)
+        return bool(readable)
 
     def _reported_change(self) -> bool:
         """True if the server announced new or expunged mail with an earlier command's response.
@@ -290,12 +307,16 @@ class ImapSession:
             self._client.noop()
 
 
-def _is_change(response: Any) -> bool:
-    return (
-        isinstance(response, tuple)
-        and len(response) >= 2
-        and response[1] in (b"EXISTS", b"EXPUNGE", b"RECENT")
-    )
+def _buffered(reader: Any, sock: socket.socket) -> bool:
+    """True when bytes already sit in the reader's buffer (select() cannot see those)."""
+    previous = sock.gettimeout()
+    sock.settimeout(0)  # so peek() never blocks when the buffer is empty
+    try:
+        return bool(reader.peek(1))
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return False
+    finally:
+        sock.settimeout(previous)
 
 
 def _size(data: Any) -> int:
