@@ -87,3 +87,48 @@ class FolderState:
     mailbox: str
     uidvalidity: int
     last_uid: int
+
+
+FLAG_KINDS = (
+    "repeat-contact",
+    "unresolved",
+    "off-topic",
+    "canned",
+    "partial-answer",
+    "ignored-details",
+    "deflection",
+    "auto-ack",
+    "unanswered",
+)
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """What the flag derivations need of one stored, parsed message."""
+
+    id: int  # the store's row id
+    message_id: str
+    direction: Direction
+    sender: str  # lower-cased address
+    recipients: tuple[str, ...]
+    date: datetime  # time-zone aware
+    subject: str
+    subject_norm: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    text: str  # the new text only: never the quoted history or the signature
+    lang: str
+    automated: str | None
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One finding a lead should see, with everything needed to judge it."""
+
+    kind: str  # one of FLAG_KINDS
+    message: int  # row id of the flagged message
+    severity: str  # "high", "medium" or "low"
+    explanation: str  # one sentence a lead can read
+    evidence: dict[str, object] = field(default_factory=dict)  # JSON-serialisable details
+    related: tuple[str, ...] = ()  # Message-IDs this flag links (the question, earlier contacts, ...)

@@ -79,12 +79,28 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class Identifier:
+    """A kind of number customers cite (order, invoice, account...): a name and a regex."""
+
+    name: str
+    pattern: str
+    compiled: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Ruleset:
     settings: Settings
     topics: tuple[Topic, ...]
     normalisation: Mapping[str, Mapping[str, str]]
     version: str
     folders: tuple[Path, ...]
+    # phrases/<list>.toml: phrase lists per language, e.g. phrases["deflection"]["id"]
+    phrases: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    identifiers: tuple[Identifier, ...] = ()
+
+    def phrase_list(self, name: str) -> dict[str, tuple[str, ...]]:
+        """A phrase list by name (all languages); empty when no rule folder defines it."""
+        return dict(self.phrases.get(name, {}))
 
     def topic(self, topic_id: str) -> Topic:
         return next(t for t in self.topics if t.id == topic_id)
@@ -131,6 +147,8 @@ def load_rules(folders: Sequence[Path]) -> Ruleset:
     settings = Settings()
     topics: dict[str, Topic] = {}
     normalisation: dict[str, dict[str, str]] = {}
+    phrases: dict[str, dict[str, tuple[str, ...]]] = {}
+    identifiers: dict[str, Identifier] = {}
     hasher = hashlib.sha256()
     for folder in folders:
         if not folder.is_dir():
@@ -141,9 +159,39 @@ def load_rules(folders: Sequence[Path]) -> Ruleset:
         for lang, table in _read_normalisation(folder / "normalise").items():
             normalisation.setdefault(lang, {}).update(table)
         topics.update(_read_topic_folder(folder / "topics", settings))
+        for name, lists in _read_phrases(folder / "phrases").items():
+            phrases.setdefault(name, {}).update(lists)
+        identifiers.update({i.name: i for i in _read_identifiers(folder / "identifiers.toml")})
     if not topics:
         raise RulesError(f"no topics found under {', '.join(str(f) for f in folders)}/topics")
-    return Ruleset(settings, tuple(topics.values()), normalisation, hasher.hexdigest()[:12], tuple(folders))
+    return Ruleset(settings, tuple(topics.values()), normalisation, hasher.hexdigest()[:12], tuple(folders),
+                   phrases, tuple(identifiers.values()))
+
+
+def _read_phrases(folder: Path) -> dict[str, dict[str, tuple[str, ...]]]:
+    """phrases/NAME.toml holds `en = [...]`, `id = [...]`: one list per language."""
+    lists: dict[str, dict[str, tuple[str, ...]]] = {}
+    for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+        lists[path.stem] = _per_language(read_toml(path), f"{path}:")
+    return lists
+
+
+def _read_identifiers(path: Path) -> list[Identifier]:
+    """identifiers.toml: [[identifier]] tables with a name and a regex."""
+    if not path.exists():
+        return []
+    data = read_toml(path)
+    found = []
+    for index, table in enumerate(_tables(data.get("identifier", []), f"{path}:", "identifier")):
+        name, pattern = table.get("name"), table.get("pattern")
+        if not isinstance(name, str) or not isinstance(pattern, str) or set(table) - {"name", "pattern"}:
+            raise RulesError(f"{path}: identifier #{index + 1} needs exactly a string name and a string pattern")
+        try:
+            compiled = regex.compile(pattern, regex.IGNORECASE | regex.VERSION1)
+        except regex.error as exc:
+            raise RulesError(f"{path}: identifier {name!r} regex does not compile: {exc}") from None
+        found.append(Identifier(name, pattern, compiled))
+    return found
 
 
 def read_toml(path: Path) -> dict[str, Any]:
