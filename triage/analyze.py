@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from triage.classify import Classification, Classifier
 from triage.config import Config
+from triage.model import Direction, MessageView
 from triage.rules import default_rules_dir, load_rules
 from triage.store import Store, utc_now
 
@@ -51,6 +53,26 @@ def derived_rows(
         for hit in result.topics
     ]
     return classified, topics
+
+
+def view_of(row: dict[str, Any], topics: Sequence[str]) -> MessageView:
+    """A stored message as the flag derivations see it."""
+    return MessageView(
+        id=row["id"], message_id=row["message_id"], direction=Direction(row["direction"]),
+        sender=row["from_addr"] or "", recipients=tuple(json.loads(row["to_json"] or "[]"))
+        + tuple(json.loads(row["cc_json"] or "[]")),
+        date=datetime.fromisoformat(row["date"]), subject=row["subject"] or "",
+        subject_norm=row["subject_norm"] or "", in_reply_to=row["in_reply_to"],
+        references=tuple(json.loads(row["references_json"] or "[]")), text=row["new_text"] or "",
+        lang=row["lang"] or "other", automated=row["automated"], topics=tuple(topics),
+    )
+
+
+def load_views(store: Store, since_utc: str | None = None) -> list[MessageView]:
+    """Every parsed message (optionally since a date) with its topics, in date order."""
+    rows = [row for row in store.messages(since_utc) if row["status"] == "ok"]
+    topics = store.topics_of([row["id"] for row in rows])
+    return [view_of(row, [t["topic"] for t in topics.get(row["id"], [])]) for row in rows]
 
 
 def rules_folders(config: Config) -> list[Path]:
