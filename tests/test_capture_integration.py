@@ -216,11 +216,11 @@ def test_kill_9_in_the_middle_of_a_backfill_then_resume_stores_every_message_onc
 
 
 def test_a_wrong_password_is_a_clear_error_that_never_shows_the_password(
-    imap_server: ImapServer, make_config: MakeConfig, store_path: Path
+    dovecot: DovecotServer, make_config: MakeConfig, store_path: Path
 ) -> None:
-    seed_conversation(imap_server)
+    seed_conversation(dovecot)
     wrong = f"Wr0ng-{secrets.token_hex(8)}"
-    config = make_config(imap_server.account("helpdesk", password=wrong))
+    config = make_config(dovecot.account("helpdesk", password=wrong))
 
     done = run_triage(config, "run", "--once")
 
@@ -230,7 +230,7 @@ def test_a_wrong_password_is_a_clear_error_that_never_shows_the_password(
     status = run_triage(config, "status")
     assert "login refused" in status.stdout
     outputs = [done.stdout, done.stderr, status.stdout, status.stderr]
-    for secret in (wrong, imap_server.password):
+    for secret in (wrong, dovecot.password):
         assert not any(secret in text for text in outputs)
         for path in store_files(store_path):
             assert secret.encode() not in path.read_bytes(), path

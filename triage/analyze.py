@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from triage.classify import Classification, Classifier
 from triage.config import Config
-from triage.model import Direction, MessageView
+from triage.flagging import FlagEngine
 from triage.rules import default_rules_dir, load_rules
 from triage.store import Store, utc_now
 
@@ -30,9 +31,7 @@ def classify_row(classifier: Classifier, row: dict[str, Any]) -> Classification 
     )
 
 
-def derived_rows(
-    message: int, result: Classification, version: str
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def derived_rows(message: int, result: Classification, version: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     classified = {
         "message": message,
         "rules_version": version,
@@ -55,26 +54,6 @@ def derived_rows(
     return classified, topics
 
 
-def view_of(row: dict[str, Any], topics: Sequence[str]) -> MessageView:
-    """A stored message as the flag derivations see it."""
-    return MessageView(
-        id=row["id"], message_id=row["message_id"], direction=Direction(row["direction"]),
-        sender=row["from_addr"] or "", recipients=tuple(json.loads(row["to_json"] or "[]"))
-        + tuple(json.loads(row["cc_json"] or "[]")),
-        date=datetime.fromisoformat(row["date"]), subject=row["subject"] or "",
-        subject_norm=row["subject_norm"] or "", in_reply_to=row["in_reply_to"],
-        references=tuple(json.loads(row["references_json"] or "[]")), text=row["new_text"] or "",
-        lang=row["lang"] or "other", automated=row["automated"], topics=tuple(topics),
-    )
-
-
-def load_views(store: Store, since_utc: str | None = None) -> list[MessageView]:
-    """Every parsed message (optionally since a date) with its topics, in date order."""
-    rows = [row for row in store.messages(since_utc) if row["status"] == "ok"]
-    topics = store.topics_of([row["id"] for row in rows])
-    return [view_of(row, [t["topic"] for t in topics.get(row["id"], [])]) for row in rows]
-
-
 def rules_folders(config: Config) -> list[Path]:
     """The shipped rules (unless turned off), then each folder of [rules] paths in order."""
     return ([default_rules_dir()] if config.rules.include_default else []) + list(config.rules.paths)
@@ -83,13 +62,26 @@ def rules_folders(config: Config) -> list[Path]:
 class Analyzer:
     """Runs the derivations over stored messages with one Classifier (one rules version)."""
 
-    def __init__(self, classifier: Classifier) -> None:
+    def __init__(self, classifier: Classifier, config: Config | None = None) -> None:
         self.classifier = classifier
+        self.engine = FlagEngine(classifier.ruleset, classifier.models, config or Config())
+        # Flags read a range of mail and write it back: two derivations at once could let an
+        # older one overwrite a newer one, so they take turns.
+        self._flag_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: Config) -> Analyzer:
         """Load and compile the rules; raises RulesError when a rule file is broken."""
-        return cls(Classifier(load_rules(rules_folders(config))))
+        return cls(Classifier(load_rules(rules_folders(config))), config)
+
+    def flag_after(self, store: Store, new_ids: Sequence[int], now: datetime | None = None) -> int:
+        """Re-derive the flags that new messages can change."""
+        with self._flag_lock:
+            return self.engine.recompute_after(store, new_ids, now or datetime.now(UTC))
+
+    def flag_all(self, store: Store, since: datetime | None = None, now: datetime | None = None) -> int:
+        with self._flag_lock:
+            return self.engine.recompute(store, now or datetime.now(UTC), since)
 
     @property
     def version(self) -> str:
@@ -134,9 +126,7 @@ class ReplayReport:
     changes: dict[str, TopicChange] = field(default_factory=dict)
 
 
-def replay(
-    store: Store, analyzer: Analyzer, since_utc: str | None, apply: bool, batch: int = 500
-) -> ReplayReport:
+def replay(store: Store, analyzer: Analyzer, since_utc: str | None, apply: bool, batch: int = 500) -> ReplayReport:
     """Re-derive topics of stored mail with the current rules; write only when `apply`."""
     report = ReplayReport()
     pending: list[dict[str, Any]] = []

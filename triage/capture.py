@@ -30,6 +30,7 @@ class CaptureResult:
     fetched: int = 0
     new: int = 0
     quarantined: int = 0
+    new_ids: tuple[int, ...] = ()
 
 
 def direction_of(parsed: Mail | Unparsable, role: FolderRole, config: Config) -> Direction:
@@ -99,15 +100,14 @@ def capture_folder(
         if stop is not None and stop.is_set():
             break
         items = to_captured(session.fetch(batch, config.capture.max_message_bytes), role, config)
-        new_ids = store.save_batch(
-            account, items, Checkpoint(account, role, mailbox, status.uidvalidity, batch[-1])
-        )
+        new_ids = store.save_batch(account, items, Checkpoint(account, role, mailbox, status.uidvalidity, batch[-1]))
         result = CaptureResult(
             folder=role,
             mailbox=mailbox,
             fetched=result.fetched + len(items),
             new=result.new + len(new_ids),
             quarantined=result.quarantined + sum(isinstance(i.parsed, Unparsable) for i in items),
+            new_ids=result.new_ids + tuple(new_ids),
         )
         log.info(
             "batch stored",
@@ -143,6 +143,7 @@ def import_raw(
             fetched=result.fetched + len(items),
             new=result.new + len(new_ids),
             quarantined=result.quarantined + sum(isinstance(i.parsed, Unparsable) for i in items),
+            new_ids=result.new_ids + tuple(new_ids),
         )
         if after_batch is not None and new_ids:
             after_batch(store, new_ids)

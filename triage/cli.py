@@ -20,7 +20,7 @@ from triage.classify import Classification
 from triage.config import Config, ConfigError, default_config_path, load_config
 from triage.credentials import CredentialError
 from triage.logs import setup_logging
-from triage.model import FolderRole
+from triage.model import FLAG_KINDS, FolderRole
 from triage.periods import PeriodError, since
 from triage.rules import RulesError
 from triage.sources.imap import ImapError
@@ -117,12 +117,12 @@ def import_(folder: str, paths: tuple[Path, ...], config_path: Path | None) -> N
     store = get_store(config)
     analyzer = get_analyzer(config)
     with user_errors():
-        result = import_raw(
-            read_paths(list(paths)), store, config, FolderRole(folder), after_batch=analyzer.analyze
-        )
+        result = import_raw(read_paths(list(paths)), store, config, FolderRole(folder), after_batch=analyzer.analyze)
+        flags = analyzer.flag_after(store, list(result.new_ids)) if result.new_ids else 0
     click.echo(
         f"read {result.fetched} messages: {result.new} new, "
-        f"{result.fetched - result.new} already stored, {result.quarantined} quarantined"
+        f"{result.fetched - result.new} already stored, {result.quarantined} quarantined; "
+        f"{flags} flags in the affected period"
     )
 
 
@@ -135,16 +135,45 @@ def status(fmt: str, config_path: Path | None) -> None:
     store = get_store(config)
     rows, counts, state = store.status_rows(), store.counts(), store.state()
     service = {key: row["value"] for key, row in state.items()}
+    checks = check_precision(store)
     if fmt == "json":
-        click.echo(json.dumps({"folders": rows, "totals": counts, "service": service}, indent=2))
+        click.echo(json.dumps({"folders": rows, "totals": counts, "service": service, "checks": checks}, indent=2))
         return
     click.echo(render_status(rows, counts, service))
+    click.echo(render_checks(checks))
+
+
+def check_precision(store: Store) -> dict[str, dict[str, Any]]:
+    """Per check: open flags, and the precision leads observed through confirm/dismiss."""
+    open_counts: dict[str, int] = {}
+    for flag in store.list_flags():
+        open_counts[flag["kind"]] = open_counts.get(flag["kind"], 0) + 1
+    feedback = store.feedback_counts()
+    checks = {}
+    for kind in FLAG_KINDS:
+        confirmed = feedback.get(kind, {}).get("confirmed", 0)
+        dismissed = feedback.get(kind, {}).get("dismissed", 0)
+        judged = confirmed + dismissed
+        checks[kind] = {
+            "flags": open_counts.get(kind, 0),
+            "confirmed": confirmed,
+            "dismissed": dismissed,
+            "precision": round(confirmed / judged, 3) if judged else None,
+        }
+    return checks
+
+
+def render_checks(checks: dict[str, dict[str, Any]]) -> str:
+    lines = [f"\n{'check':<16} {'flags':>6} {'confirmed':>10} {'dismissed':>10} {'precision':>10}"]
+    for kind, row in checks.items():
+        precision = "-" if row["precision"] is None else f"{row['precision']:.2f}"
+        lines.append(f"{kind:<16} {row['flags']:>6} {row['confirmed']:>10} {row['dismissed']:>10} {precision:>10}")
+    return "\n".join(lines)
 
 
 def render_status(rows: list[dict[str, Any]], counts: dict[str, int], service: dict[str, Any]) -> str:
     lines = [
-        f"{'account':<16} {'folder':<6} {'mailbox':<16} {'uidvalidity':>11} {'last uid':>8} "
-        f"{'msgs':>6}  last sync"
+        f"{'account':<16} {'folder':<6} {'mailbox':<16} {'uidvalidity':>11} {'last uid':>8} {'msgs':>6}  last sync"
     ]
     for row in rows:
         lines.append(
@@ -182,9 +211,10 @@ def messages(fmt: str, since_text: str, config_path: Path | None) -> None:
     with user_errors():
         start = since(since_text, datetime.now(UTC))
     for rows in batched(store.messages(start.isoformat() if start else None), 500):
-        topics = store.topics_of([row["id"] for row in rows])
+        ids = [row["id"] for row in rows]
+        topics, flags = store.topics_of(ids), store.flags_of(ids)
         for row in rows:
-            echo_message(message_record(row, topics.get(row["id"], [])), fmt)
+            echo_message(message_record(row, topics.get(row["id"], []), flags.get(row["id"], [])), fmt)
 
 
 def batched(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -198,6 +228,19 @@ def batched(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str
         yield batch
 
 
+def flag_record(flag: dict[str, Any]) -> dict[str, Any]:
+    """A flag as the jsonl contract shows it: at least kind and explanation."""
+    return {
+        "id": flag["id"],
+        "kind": flag["kind"],
+        "severity": flag["severity"],
+        "explanation": flag["explanation"],
+        "status": flag["status"],
+        "related": json.loads(flag["related_json"] or "[]"),
+        "evidence": json.loads(flag["evidence_json"] or "{}"),
+    }
+
+
 def echo_message(record: dict[str, Any], fmt: str) -> None:
     if fmt == "jsonl":
         click.echo(json.dumps(record, ensure_ascii=False))
@@ -209,7 +252,7 @@ def echo_message(record: dict[str, Any], fmt: str) -> None:
     )
 
 
-def message_record(row: dict[str, Any], topics: list[dict[str, Any]]) -> dict[str, Any]:
+def message_record(row: dict[str, Any], topics: list[dict[str, Any]], flags: list[dict[str, Any]]) -> dict[str, Any]:
     """The `messages --format jsonl` contract for one stored message."""
     return {
         "message_id": row["message_id"],
@@ -223,7 +266,7 @@ def message_record(row: dict[str, Any], topics: list[dict[str, Any]]) -> dict[st
         "automated_reason": row["automated"],
         "topics": [t["topic"] for t in topics],
         "topic_scores": {t["topic"]: t["score"] for t in topics},
-        "flags": [],
+        "flags": [flag_record(flag) for flag in flags],
         "account": row["account"],
         "status": row["status"],
         "truncated": bool(row["truncated"]),
@@ -333,9 +376,7 @@ def render_classification(result: Classification, explain: bool, fmt: str) -> st
                 "lang": result.lang,
                 "plain_tokenizer": result.plain_tokenizer,
                 "skipped": result.skipped,
-                "evidence": {
-                    h.topic: [asdict(e) for e in h.evidence] for h in result.topics + result.rejected
-                },
+                "evidence": {h.topic: [asdict(e) for e in h.evidence] for h in result.topics + result.rejected},
             },
             ensure_ascii=False,
             indent=2,
@@ -343,17 +384,91 @@ def render_classification(result: Classification, explain: bool, fmt: str) -> st
     if result.skipped:
         return f"no topics: automated mail ({result.skipped})"
     lines = [f"language: {result.lang}" + (" (plain tokenizer, no lemmas)" if result.plain_tokenizer else "")]
-    lines.append(
-        "topics: " + (", ".join(f"{h.topic} ({h.score:g})" for h in result.topics) or "unclassified")
-    )
+    lines.append("topics: " + (", ".join(f"{h.topic} ({h.score:g})" for h in result.topics) or "unclassified"))
     if explain:
         for label, hits in (("", result.topics), ("below threshold: ", result.rejected)):
             for hit in hits:
                 lines.append(f"  {label}{hit.topic} {hit.score:g}")
-                lines.extend(
-                    f"    +{e.weight:g} {e.kind} {e.rule!r} matched {e.matched!r}" for e in hit.evidence
-                )
+                lines.extend(f"    +{e.weight:g} {e.kind} {e.rule!r} matched {e.matched!r}" for e in hit.evidence)
     return "\n".join(lines)
+
+
+@main.group()
+def flags() -> None:
+    """List flags, show one with its evidence, and record a lead's verdict."""
+
+
+@flags.command(name="list")
+@click.option("--kind", type=click.Choice(FLAG_KINDS), default=None, help="Only this check's flags.")
+@click.option("--status", type=click.Choice(["open", "confirmed", "dismissed"]), default=None)
+@click.option("--since", "since_text", default="all", show_default=True, help="Mail dated within: 24h, 7d, all.")
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True)
+@config_option
+def flags_list(kind: str | None, status: str | None, since_text: str, fmt: str, config_path: Path | None) -> None:
+    """Flags with their message and explanation."""
+    config = get_config(config_path)
+    store = get_store(config)
+    with user_errors():
+        start = since(since_text, datetime.now(UTC))
+    for flag in store.list_flags(kind, status, start.isoformat() if start else None):
+        if fmt == "jsonl":
+            click.echo(json.dumps(flag_record(flag) | {"message_id": flag["message_id"]}, ensure_ascii=False))
+        else:
+            click.echo(
+                f"{flag['id']:>5} {flag['kind']:<16} {flag['status']:<9} {flag['date'][:10]} "
+                f"{(flag['subject'] or '')[:40]:<40} {flag['explanation'][:90]}"
+            )
+
+
+def get_flag(store: Store, flag_id: int) -> dict[str, Any]:
+    flag = store.flag(flag_id)
+    if flag is None:
+        click.echo(f"triage: error: no flag with id {flag_id}; `triage flags list` shows the ids", err=True)
+        sys.exit(2)
+    return flag
+
+
+@flags.command(name="show")
+@click.argument("flag_id", type=int)
+@config_option
+def flags_show(flag_id: int, config_path: Path | None) -> None:
+    """One flag: its message, explanation, evidence and linked messages."""
+    store = get_store(get_config(config_path))
+    flag = get_flag(store, flag_id)
+    click.echo(f"flag {flag['id']}: {flag['kind']} ({flag['severity']}), {flag['status']}")
+    click.echo(f"message: {flag['message_id']}  {flag['date']}  from {flag['from_addr']}")
+    click.echo(f"subject: {flag['subject']}")
+    click.echo(f"why: {flag['explanation']}")
+    if flag["note"]:
+        click.echo(f"note: {flag['note']}")
+    click.echo("evidence: " + json.dumps(json.loads(flag["evidence_json"] or "{}"), ensure_ascii=False, indent=2))
+    for related in json.loads(flag["related_json"] or "[]"):
+        click.echo(f"linked: {related}")
+
+
+def record_verdict(flag_id: int, verdict: str, note: str | None, config_path: Path | None) -> None:
+    store = get_store(get_config(config_path))
+    flag = get_flag(store, flag_id)
+    store.set_feedback(flag["key"], flag["kind"], verdict, note)
+    click.echo(f"flag {flag_id} ({flag['kind']}) {verdict}")
+
+
+@flags.command(name="dismiss")
+@click.argument("flag_id", type=int)
+@click.option("--note", default=None, help="Why, for the record.")
+@config_option
+def flags_dismiss(flag_id: int, note: str | None, config_path: Path | None) -> None:
+    """Mark a flag as a false alarm; it stays dismissed when flags are recomputed."""
+    record_verdict(flag_id, "dismissed", note, config_path)
+
+
+@flags.command(name="confirm")
+@click.argument("flag_id", type=int)
+@click.option("--note", default=None, help="What was done about it.")
+@config_option
+def flags_confirm(flag_id: int, note: str | None, config_path: Path | None) -> None:
+    """Mark a flag as right; confirmed and dismissed counts give each check's precision."""
+    record_verdict(flag_id, "confirmed", note, config_path)
 
 
 @main.command()

@@ -69,6 +69,15 @@ class RulesConfig:
 
 
 @dataclass(frozen=True)
+class FlagsConfig:
+    reply_sla_hours: float = 24.0
+    repeat_window_days: float = 14.0
+    # How far back a recompute after new mail reaches: a new message can change flags
+    # (unresolved, canned) on mail this old.
+    recompute_days: float = 30.0
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -81,6 +90,7 @@ class Config:
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     accounts: tuple[AccountConfig, ...] = ()
     rules: RulesConfig = field(default_factory=RulesConfig)
+    flags: FlagsConfig = field(default_factory=FlagsConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def is_ours(self, address: str) -> bool:
@@ -97,6 +107,7 @@ SECTIONS: dict[str, type] = {
     "support": SupportConfig,
     "capture": CaptureConfig,
     "rules": RulesConfig,
+    "flags": FlagsConfig,
     "log": LogConfig,
 }
 
@@ -133,8 +144,7 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         if key not in known:
             raise ConfigError(f"{where}: unknown section [{key}]; known: {', '.join(sorted(known))}")
     sections: dict[str, Any] = {
-        name: build_section(cls, data.get(name, {}), where, name, ConfigError)
-        for name, cls in SECTIONS.items()
+        name: build_section(cls, data.get(name, {}), where, name, ConfigError) for name, cls in SECTIONS.items()
     }
     accounts = tuple(
         build_account(table, where, index)

@@ -69,9 +69,7 @@ def _from_file(path: Path, owner: str) -> str:
 def run_secret_command(command: str, owner: str, timeout: float = 30.0) -> str:
     """Run a command (no shell) and return its first output line; its output is never logged."""
     try:
-        done = subprocess.run(
-            shlex.split(command), capture_output=True, text=True, timeout=timeout, check=False
-        )
+        done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, ValueError) as exc:
         raise CredentialError(f"{owner}: cannot run secret command: {exc}") from None
     except subprocess.TimeoutExpired:
@@ -131,9 +129,7 @@ class OAuth2Token:
             data = json.loads(output)
             token = str(data["access_token"])
         except (ValueError, KeyError, TypeError):
-            raise CredentialError(
-                f"{self._owner}: oauth2_token_command printed JSON without an access_token"
-            ) from None
+            raise CredentialError(f"{self._owner}: oauth2_token_command printed JSON without an access_token") from None
         if "expires_at" in data:
             return Secret(token), float(data["expires_at"])
         return Secret(token), now + float(data.get("expires_in", DEFAULT_TOKEN_LIFETIME_SECONDS))

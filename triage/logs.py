@@ -17,10 +17,7 @@ class LogfmtFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields = {k: v for k, v in vars(record).items() if k not in _STANDARD}
-        line = (
-            f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%SZ')} {record.levelname} "
-            f"{record.name} {record.getMessage()}"
-        )
+        line = f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%SZ')} {record.levelname} {record.name} {record.getMessage()}"
         if fields:
             line += " " + " ".join(f"{k}={_quote(v)}" for k, v in fields.items())
         if record.exc_info:

@@ -164,8 +164,15 @@ def load_rules(folders: Sequence[Path]) -> Ruleset:
         identifiers.update({i.name: i for i in _read_identifiers(folder / "identifiers.toml")})
     if not topics:
         raise RulesError(f"no topics found under {', '.join(str(f) for f in folders)}/topics")
-    return Ruleset(settings, tuple(topics.values()), normalisation, hasher.hexdigest()[:12], tuple(folders),
-                   phrases, tuple(identifiers.values()))
+    return Ruleset(
+        settings,
+        tuple(topics.values()),
+        normalisation,
+        hasher.hexdigest()[:12],
+        tuple(folders),
+        phrases,
+        tuple(identifiers.values()),
+    )
 
 
 def _read_phrases(folder: Path) -> dict[str, dict[str, tuple[str, ...]]]:
@@ -230,18 +237,14 @@ def _read_topic_folder(folder: Path, settings: Settings) -> dict[str, Topic]:
         data = read_toml(path)
         unknown = set(data) - {"topic"}
         if unknown:
-            raise RulesError(
-                f"{path}: unknown key(s) {', '.join(sorted(unknown))}; write topics as [[topic]]"
-            )
+            raise RulesError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; write topics as [[topic]]")
         tables = data.get("topic", [])
         if not isinstance(tables, list):
             raise RulesError(f"{path}: write topics as [[topic]] tables")
         for index, table in enumerate(tables):
             topic = build_topic(table, path, index, settings)
             if topic.id in topics:
-                raise RulesError(
-                    f"{path}: duplicate topic id {topic.id!r} (also in {topics[topic.id].source.name})"
-                )
+                raise RulesError(f"{path}: duplicate topic id {topic.id!r} (also in {topics[topic.id].source.name})")
             topics[topic.id] = topic
     return topics
 
@@ -266,12 +269,8 @@ def build_topic(table: object, path: Path, index: int, settings: Settings) -> To
         examples=base.examples,
         keywords=_per_language(table.get("keywords", {}), f"{where} keywords"),
         hints=_per_language(table.get("hints", {}), f"{where} hints"),
-        patterns=tuple(
-            _pattern(p, path, label) for p in _tables(table.get("patterns", []), where, "patterns")
-        ),
-        regexes=tuple(
-            _regex(r, path, label, settings) for r in _tables(table.get("regex", []), where, "regex")
-        ),
+        patterns=tuple(_pattern(p, path, label) for p in _tables(table.get("patterns", []), where, "patterns")),
+        regexes=tuple(_regex(r, path, label, settings) for r in _tables(table.get("regex", []), where, "regex")),
         headers=_headers(table.get("headers", {}), path, label),
     )
 
@@ -311,9 +310,7 @@ def _headers(value: object, path: Path, label: str) -> HeaderConditions:
     if not isinstance(value, dict):
         raise RulesError(f"{path}: [{label}] headers must be a table")
     renamed = {("sender" if k == "from" else k): v for k, v in value.items()}
-    conditions: HeaderConditions = build_section(
-        HeaderConditions, renamed, str(path), f"{label} headers", RulesError
-    )
+    conditions: HeaderConditions = build_section(HeaderConditions, renamed, str(path), f"{label} headers", RulesError)
     return HeaderConditions(
         tuple(s.lower() for s in conditions.subject),
         tuple(s.lower() for s in conditions.sender),
@@ -369,9 +366,7 @@ def check_rules(folders: Sequence[Path]) -> CheckReport:
                 owners.setdefault(word.lower(), []).append(topic.id)
     for word, topic_ids in sorted(owners.items()):
         if len(set(topic_ids)) > 1:
-            report.warnings.append(
-                f"keyword {word!r} is in several topics: {', '.join(sorted(set(topic_ids)))}"
-            )
+            report.warnings.append(f"keyword {word!r} is in several topics: {', '.join(sorted(set(topic_ids)))}")
     keywords = sum(len(w) for t in ruleset.topics for w in t.keywords.values())
     examples = sum(len(t.examples) for t in ruleset.topics)
     report.summary = (

@@ -13,9 +13,7 @@ class SchemaError(Exception):
     """A TOML table does not fit its dataclass; the message names where and what."""
 
 
-def build_section(
-    cls: type, table: object, where: str, section: str, error: type[SchemaError] = SchemaError
-) -> Any:
+def build_section(cls: type, table: object, where: str, section: str, error: type[SchemaError] = SchemaError) -> Any:
     """Build one dataclass from a TOML table, checking unknown keys, missing keys and types."""
     try:
         return _build(cls, table, where, section)
@@ -30,9 +28,7 @@ def _build(cls: type, table: object, where: str, section: str) -> Any:
     names = {f.name for f in fields(cls)}
     for key in table:
         if key not in names:
-            raise SchemaError(
-                f"{where}: [{section}] unknown key {key!r}; known keys: {', '.join(sorted(names))}"
-            )
+            raise SchemaError(f"{where}: [{section}] unknown key {key!r}; known keys: {', '.join(sorted(names))}")
     values: dict[str, Any] = {}
     for f in fields(cls):
         if f.name in table:

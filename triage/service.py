@@ -24,6 +24,7 @@ from triage.store import Store, StoreError, open_store
 log = logging.getLogger(__name__)
 
 ROLES = (FolderRole.INBOX, FolderRole.SENT)
+SLA_RECHECK_SECONDS = 600.0
 
 
 @dataclass
@@ -54,14 +55,18 @@ def run_once(config: Config, analyzer: Analyzer | None = None) -> list[str]:
     """One catch-up pass over every account and folder; returns the errors (empty when all synced)."""
     errors: list[str] = []
     analyzer = analyzer or Analyzer.from_config(config)
-    after_batch = analyze_after_batch(lambda: analyzer)
+    topics_after_batch = analyze_after_batch(lambda: analyzer)
+    new_ids: list[int] = []
+
+    def after_batch(store: Store, ids: list[int]) -> None:
+        new_ids.extend(ids)
+        topics_after_batch(store, ids)
+
     store = open_store(config.store.path)
     try:
         for account in config.accounts:
             try:
-                with ImapSession(
-                    account, config.capture.timeout_seconds, oauth2=oauth2_for(account)
-                ) as session:
+                with ImapSession(account, config.capture.timeout_seconds, oauth2=oauth2_for(account)) as session:
                     for role in ROLES:
                         result = capture_folder(session, store, config, role, after_batch=after_batch)
                         log.info(
@@ -78,10 +83,24 @@ def run_once(config: Config, analyzer: Analyzer | None = None) -> list[str]:
                 store.record_error(account.name, ROLES, str(exc))
                 log.error("account failed", extra={"account": account.name, "error": str(exc)})
         analyzer.analyze_missing(store)
+        analyzer.flag_after(store, new_ids)
         store.set_state("rules_version", analyzer.version)
     finally:
         store.close()
     return errors
+
+
+def flag_after_pass(current: Callable[[], Analyzer]) -> AfterBatch:
+    """After a catch-up stored mail: re-derive the flags it can change; failures are logged."""
+
+    def after_pass(store: Store, ids: list[int]) -> None:
+        try:
+            flags = current().flag_after(store, ids)
+            log.info("flags derived", extra={"new_messages": len(ids), "flags": flags})
+        except Exception:
+            log.exception("flag derivation failed; it runs again with the next mail", extra={"messages": len(ids)})
+
+    return after_pass
 
 
 def analyze_after_batch(current: Callable[[], Analyzer]) -> AfterBatch:
@@ -111,12 +130,14 @@ class FolderWatcher(threading.Thread):
         stop: threading.Event,
         oauth2: OAuth2Token | None,
         after_batch: AfterBatch | None = None,
+        after_pass: AfterBatch | None = None,
     ) -> None:
         super().__init__(name=f"watch-{account.name}-{role.value}", daemon=True)
         self.config, self.account, self.role = config, account, role
         self.stop = stop
         self.oauth2 = oauth2
         self.after_batch = after_batch
+        self.after_pass = after_pass  # after a catch-up that stored mail: flags
         self.first_pass = threading.Event()  # set after the first catch-up, or its failure
         capture = config.capture
         self.backoff = Backoff(capture.backoff_initial_seconds, capture.backoff_max_seconds)
@@ -126,9 +147,7 @@ class FolderWatcher(threading.Thread):
         while not self.stop.is_set():
             try:
                 store = store or open_store(self.config.store.path)
-                with ImapSession(
-                    self.account, self.config.capture.timeout_seconds, oauth2=self.oauth2
-                ) as session:
+                with ImapSession(self.account, self.config.capture.timeout_seconds, oauth2=self.oauth2) as session:
                     self._watch(session, store)
             except (ImapError, StoreError) as exc:
                 self._failed(store, exc)
@@ -156,6 +175,8 @@ class FolderWatcher(threading.Thread):
         result = capture_folder(session, store, self.config, self.role, self.stop, self.after_batch)
         if result.new:
             log.info("captured", extra=self._fields() | {"new": result.new})
+        if result.new_ids and self.after_pass is not None:
+            self.after_pass(store, list(result.new_ids))
 
     def _poll_wait(self, session: ImapSession, interval: float, keepalive: float) -> None:
         deadline = time.monotonic() + interval
@@ -199,6 +220,7 @@ class Daemon:
         self.config_loader = config_loader or (lambda: load_config(config.source))
         self.analyzer = analyzer or Analyzer.from_config(config)
         self.after_batch = analyze_after_batch(lambda: self.analyzer)
+        self.after_pass = flag_after_pass(lambda: self.analyzer)
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
         self.ready = threading.Event()
@@ -233,10 +255,14 @@ class Daemon:
         systemd.notify("READY=1", "STATUS=watching")
         log.info("daemon ready", extra={"accounts": len(self.config.accounts)})
         ping = systemd.watchdog_interval()
+        next_sla_check = time.monotonic() + SLA_RECHECK_SECONDS
         while not self.stop_requested.is_set():
             self.stop_requested.wait(min(ping or 1.0, 1.0))
             if ping:
                 systemd.notify("WATCHDOG=1")
+            if time.monotonic() >= next_sla_check:
+                next_sla_check = time.monotonic() + SLA_RECHECK_SECONDS
+                self._recheck_flags()
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self._reload()
@@ -245,6 +271,18 @@ class Daemon:
         self._stop_watchers()
         return 0
 
+    def _recheck_flags(self) -> None:
+        """Questions cross their reply deadline with time alone, without any new mail."""
+        try:
+            store = open_store(self.config.store.path)
+        except StoreError as exc:
+            log.error("cannot open the store to re-check flags", extra={"error": str(exc)})
+            return
+        try:
+            flag_after_pass(lambda: self.analyzer)(store, [])
+        finally:
+            store.close()
+
     def _start_watchers(self) -> None:
         self._watch_stop = threading.Event()
         self._watchers = []
@@ -252,7 +290,9 @@ class Daemon:
             oauth2 = oauth2_for(account)
             for role in ROLES:
                 self._watchers.append(
-                    FolderWatcher(self.config, account, role, self._watch_stop, oauth2, self.after_batch)
+                    FolderWatcher(
+                        self.config, account, role, self._watch_stop, oauth2, self.after_batch, self.after_pass
+                    )
                 )
         for watcher in self._watchers:
             watcher.start()

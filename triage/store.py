@@ -129,10 +129,37 @@ def _migrate_topics(db: sqlite_utils.Database) -> None:
     db.table("service_state").create({"key": str, "value": str, "updated_at": str}, pk="key")
 
 
+def _migrate_flags(db: sqlite_utils.Database) -> None:
+    db.table("flags").create(
+        {
+            "id": int,
+            "key": str,
+            "kind": str,
+            "message": int,
+            "severity": str,
+            "explanation": str,
+            "evidence_json": str,
+            "related_json": str,
+            "rules_version": str,
+            "first_seen": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null=["key", "kind", "message"],
+        foreign_keys=[("message", "messages", "id")],
+    )
+    db.table("flags").create_index(["key"], unique=True)
+    db.table("flags").create_index(["message"])
+    db.table("flags").create_index(["kind"])
+    # Feedback is keyed like flags (kind + message), so it outlives every recompute.
+    db.table("flag_feedback").create({"key": str, "kind": str, "verdict": str, "note": str, "at": str}, pk="key")
+
+
 # Named, append-only: a released migration is never edited, only followed by a new one.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migrate_initial),
     ("0002_topics", _migrate_topics),
+    ("0003_flags", _migrate_flags),
 ]
 
 
@@ -179,9 +206,7 @@ class Store:
                 (message, item.raw, utc_now()),
             )
             return message, True
-        found = self.db.execute(
-            "SELECT id FROM messages WHERE dedupe_key = ?", (row["dedupe_key"],)
-        ).fetchone()
+        found = self.db.execute("SELECT id FROM messages WHERE dedupe_key = ?", (row["dedupe_key"],)).fetchone()
         return int(found[0]), False
 
     def _write_checkpoint(self, checkpoint: Checkpoint) -> None:
@@ -241,8 +266,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         row = self.db.execute(
-            "SELECT COUNT(*), SUM(status = 'quarantined'), SUM(direction = 'in'), "
-            "SUM(direction = 'out') FROM messages"
+            "SELECT COUNT(*), SUM(status = 'quarantined'), SUM(direction = 'in'), SUM(direction = 'out') FROM messages"
         ).fetchone()
         return {
             "messages": row[0],
@@ -277,6 +301,17 @@ class Store:
             self.db.table("classifications").upsert_all(classified, pk="message")
             if topics:
                 self.db.table("message_topics").insert_all(topics, pk=("message", "topic"))
+
+    def earliest_date(self, ids: Sequence[int]) -> datetime | None:
+        """The earliest date (UTC) among the given messages."""
+        oldest: str | None = None
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            row = self.db.execute(f"SELECT MIN(date_utc) FROM messages WHERE id IN ({marks})", chunk).fetchone()
+            if row[0] and (oldest is None or row[0] < oldest):
+                oldest = row[0]
+        return datetime.fromisoformat(oldest) if oldest else None
 
     def unanalyzed_ids(self, limit: int = 100_000) -> list[int]:
         """Parsed messages with no derived topics yet (e.g. analysis crashed after capture)."""
@@ -316,6 +351,95 @@ class Store:
             ):
                 found.setdefault(row["message"], []).append(row)
         return found
+
+    # -- derived: flags ----------------------------------------------------------------------
+
+    def replace_flags(self, scope: Sequence[int], flags: Sequence[dict[str, Any]]) -> None:
+        """Make `flags` the flags of the messages in `scope`: upsert by key, drop the rest.
+
+        A flag keeps its id (and its feedback) while it is derived again; feedback is kept
+        even when a flag disappears, so a dismissed flag that comes back stays dismissed.
+        """
+        keys = {flag["key"] for flag in flags}
+        now = utc_now()
+        with self.db.atomic():
+            for start in range(0, len(scope), 500):
+                chunk = list(scope[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                for row in self.db.execute(f"SELECT key FROM flags WHERE message IN ({marks})", chunk).fetchall():
+                    if row[0] not in keys:
+                        self.db.execute("DELETE FROM flags WHERE key = ?", (row[0],))
+            for flag in flags:
+                self.db.execute(
+                    "INSERT INTO flags (key, kind, message, severity, explanation, evidence_json, related_json, "
+                    "rules_version, first_seen, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET severity = excluded.severity, "
+                    "explanation = excluded.explanation, evidence_json = excluded.evidence_json, "
+                    "related_json = excluded.related_json, rules_version = excluded.rules_version, "
+                    "updated_at = excluded.updated_at",
+                    (
+                        flag["key"],
+                        flag["kind"],
+                        flag["message"],
+                        flag["severity"],
+                        flag["explanation"],
+                        flag["evidence_json"],
+                        flag["related_json"],
+                        flag["rules_version"],
+                        now,
+                        now,
+                    ),
+                )
+
+    FLAG_QUERY = (
+        "SELECT f.*, m.message_id, m.subject, m.from_addr, m.date, m.direction, "
+        "COALESCE(fb.verdict, 'open') AS status, fb.note AS note "
+        "FROM flags f JOIN messages m ON m.id = f.message LEFT JOIN flag_feedback fb ON fb.key = f.key"
+    )
+
+    def flags_of(self, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        found: dict[int, list[dict[str, Any]]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(f"{self.FLAG_QUERY} WHERE f.message IN ({marks}) ORDER BY f.id", chunk):
+                found.setdefault(row["message"], []).append(row)
+        return found
+
+    def list_flags(
+        self, kind: str | None = None, status: str | None = None, since_utc: str | None = None
+    ) -> list[dict[str, Any]]:
+        conditions, params = [], []
+        if kind:
+            conditions.append("f.kind = ?")
+            params.append(kind)
+        if status:
+            conditions.append("COALESCE(fb.verdict, 'open') = ?")
+            params.append(status)
+        if since_utc:
+            conditions.append("m.date_utc >= ?")
+            params.append(since_utc)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        return list(self.db.query(f"{self.FLAG_QUERY}{where} ORDER BY m.date_utc, f.id", params))
+
+    def flag(self, flag_id: int) -> dict[str, Any] | None:
+        rows = list(self.db.query(f"{self.FLAG_QUERY} WHERE f.id = ?", [flag_id]))
+        return rows[0] if rows else None
+
+    def set_feedback(self, key: str, kind: str, verdict: str, note: str | None) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO flag_feedback (key, kind, verdict, note, at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET verdict = excluded.verdict, note = excluded.note, at = excluded.at",
+                (key, kind, verdict, note, utc_now()),
+            )
+
+    def feedback_counts(self) -> dict[str, dict[str, int]]:
+        """Per check: how many flags leads confirmed and dismissed (its observed precision)."""
+        counts: dict[str, dict[str, int]] = {}
+        for row in self.db.query("SELECT kind, verdict, COUNT(*) AS n FROM flag_feedback GROUP BY kind, verdict"):
+            counts.setdefault(row["kind"], {"confirmed": 0, "dismissed": 0})[row["verdict"]] = row["n"]
+        return counts
 
     # -- service state -----------------------------------------------------------------------
 

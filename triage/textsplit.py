@@ -26,9 +26,7 @@ QUOTE_HEADER_END = re.compile(r"^.{0,200}\b(wrote|menulis)\s*:\s*$", re.IGNORECA
 OUTLOOK_FROM = re.compile(r"^\s*\*?(from|dari)\s*:\*?\s", re.IGNORECASE)
 OUTLOOK_SENT = re.compile(r"^\s*\*?(sent|date|terkirim|tanggal|dikirim)\s*:\*?\s", re.IGNORECASE)
 SIGNATURE_DELIMITER = re.compile(r"^--\s?$")
-MOBILE_FOOTER = re.compile(
-    r"^\s*(sent from my|get outlook for|dikirim dari|sent via|dikirim melalui)\b", re.IGNORECASE
-)
+MOBILE_FOOTER = re.compile(r"^\s*(sent from my|get outlook for|dikirim dari|sent via|dikirim melalui)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -82,9 +80,7 @@ def _tidy(lines: list[str]) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-BLOCK_TAGS = frozenset(
-    "p div br tr li h1 h2 h3 h4 h5 h6 table ul ol pre hr section article header footer".split()
-)
+BLOCK_TAGS = frozenset("p div br tr li h1 h2 h3 h4 h5 h6 table ul ol pre hr section article header footer".split())
 SKIPPED_TAGS = frozenset(["script", "style", "head", "title"])
 
 

@@ -60,10 +60,7 @@ def run_demo(keep: Path | None, echo: Callable[[str], None] = print) -> Path:
             config = demo_config(port, store_path)
             seeded = sample_messages()
             seed(config.accounts[0], seeded)
-            echo(
-                f"embedded IMAP server (pymap) on 127.0.0.1:{port}: "
-                f"{len(seeded)} sample messages in INBOX and Sent"
-            )
+            echo(f"embedded IMAP server (pymap) on 127.0.0.1:{port}: {len(seeded)} sample messages in INBOX and Sent")
             run_daemon_with_live_mail(config, echo)
         from triage.cli import render_status  # the demo prints what `triage status` prints
 
@@ -95,11 +92,7 @@ def run_daemon_with_live_mail(config: Config, echo: Callable[[str], None]) -> No
             seen = store.counts()["messages"] > before
             echo(
                 f"  new mail in {message.folder}: "
-                + (
-                    f"captured {time.monotonic() - sent_at:.2f}s after arrival"
-                    if seen
-                    else "not captured within 15s"
-                )
+                + (f"captured {time.monotonic() - sent_at:.2f}s after arrival" if seen else "not captured within 15s")
             )
         store.close()
     finally:

@@ -638,9 +638,7 @@ _THREADS: tuple[_Thread, ...] = (
             '"not found" on the courier website. Can you check it?',
             "Grace",
         ),
-        _q(
-            "+20m", "Sorry, forgot to paste it: the number I got is JX0042281903GB.", "Grace", flags="noquote"
-        ),
+        _q("+20m", "Sorry, forgot to paste it: the number I got is JX0042281903GB.", "Grace", flags="noquote"),
         _r(
             "+5h",
             "Hi Grace,",
@@ -1369,10 +1367,7 @@ def _outlook_quote(parent: _Built, tz: timezone) -> str:
     when = parent.when.astimezone(tz)
     hour = when.hour % 12 or 12
     ampm = "AM" if when.hour < 12 else "PM"
-    sent = (
-        f"{_EN_DAYS[when.weekday()]}, {_EN_MONTHS[when.month - 1]} {when.day},"
-        f" {when.year} {hour}:{when:%M} {ampm}"
-    )
+    sent = f"{_EN_DAYS[when.weekday()]}, {_EN_MONTHS[when.month - 1]} {when.day}, {when.year} {hour}:{when:%M} {ampm}"
     return "\n".join(
         (
             "-----Original Message-----",
@@ -1544,9 +1539,7 @@ def _newsletter() -> EmailMessage:
     msg["Date"] = format_datetime(datetime(_YEAR, 11, 10, 6, 0, tzinfo=_tz(0)))
     msg["Message-ID"] = "<hw46.20261110@news.example.org>"
     msg["List-Id"] = "Helpdesk Weekly <weekly.news.example.org>"
-    msg["List-Unsubscribe"] = (
-        "<https://news.example.org/unsubscribe?u=8812>, <mailto:unsubscribe@news.example.org>"
-    )
+    msg["List-Unsubscribe"] = "<https://news.example.org/unsubscribe?u=8812>, <mailto:unsubscribe@news.example.org>"
     msg["Precedence"] = "bulk"
     text = (
         "This week in Helpdesk Weekly:\n"
@@ -1603,9 +1596,7 @@ def _bounce(original: _Built) -> EmailMessage:
     status.set_payload([per_message, per_recipient])
     headers = MIMEPart(policy=_POLICY)
     header_names = ("From", "To", "Subject", "Date", "Message-ID")
-    headers.set_content(
-        "\n".join(f"{h}: {original.message[h]}" for h in header_names), subtype="rfc822-headers"
-    )
+    headers.set_content("\n".join(f"{h}: {original.message[h]}" for h in header_names), subtype="rfc822-headers")
     msg.set_payload([notice, status, headers])
     return msg
 

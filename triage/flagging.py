@@ -1,0 +1,89 @@
+"""Derive every flag from stored mail: threads, contacts, repeats, reply checks and canned text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from triage.canned import find_canned
+from triage.checks import check_reply
+from triage.config import Config
+from triage.contacts import find_identifiers, resolve_contacts
+from triage.language import LanguageModels
+from triage.model import Direction, Flag, MessageView
+from triage.repeats import find_repeats, find_unanswered
+from triage.rules import Ruleset
+from triage.store import Store
+from triage.threads import link_replies
+from triage.views import load_views
+
+
+@dataclass(frozen=True)
+class FlagEngine:
+    """Pure derivation (derive) plus its store round trip (recompute)."""
+
+    ruleset: Ruleset
+    models: LanguageModels
+    config: Config
+
+    def derive(self, views: Sequence[MessageView], now: datetime) -> list[Flag]:
+        """All flags for a set of messages; depends only on the set, not on arrival order."""
+        views = sorted(views, key=lambda v: (v.date, v.id))
+        by_id = {v.id: v for v in views}
+        contacts = resolve_contacts(views, self.ruleset, self.config.support.addresses)
+        links = link_replies(views)
+        questions_of = {reply: [by_id[q] for q in questions if q in by_id] for reply, questions in links.items()}
+        flags: list[Flag] = []
+        window = timedelta(days=self.config.flags.repeat_window_days)
+        flags += find_repeats(views, contacts, links, self.ruleset, window=window)
+        flags += find_unanswered(views, links, now, self.config.flags.reply_sla_hours)
+        replies = [v for v in views if v.direction is Direction.OUT]
+        for reply in replies:
+            flags += check_reply(reply, questions_of.get(reply.id, []), self.ruleset, self.models)
+        specifics = {
+            v.id: frozenset(f"{name}:{value}" for name, value in find_identifiers(v.text, self.ruleset))
+            for v in views
+            if v.direction is Direction.IN
+        }
+        flags += find_canned(replies, questions_of, specifics)
+        return flags
+
+    def recompute(self, store: Store, now: datetime, since: datetime | None = None) -> int:
+        """Re-derive the flags of mail dated from `since` (all mail when None); returns the count.
+
+        Mail from one repeat window before `since` is read as context but keeps its flags, so
+        a message near the start of the range still sees the contacts before it.
+        """
+        context = None if since is None else since - timedelta(days=self.config.flags.repeat_window_days)
+        views = load_views(store, context.isoformat() if context else None)
+        flags = self.derive(views, now)
+        scope = [v.id for v in views if since is None or v.date >= since]
+        in_scope = set(scope)
+        rows = {flag_key(f): flag_row(f, self.ruleset.version) for f in flags if f.message in in_scope}
+        store.replace_flags(scope, list(rows.values()))
+        return len(rows)
+
+    def recompute_after(self, store: Store, new_ids: Sequence[int], now: datetime) -> int:
+        """Re-derive what new messages can change: everything from `recompute_days` before the oldest."""
+        oldest = store.earliest_date(new_ids) if new_ids else None
+        start = (oldest or now) - timedelta(days=self.config.flags.recompute_days)
+        return self.recompute(store, now, since=start)
+
+
+def flag_key(flag: Flag) -> str:
+    return f"{flag.kind}:{flag.message}"
+
+
+def flag_row(flag: Flag, version: str) -> dict[str, object]:
+    return {
+        "key": flag_key(flag),
+        "kind": flag.kind,
+        "message": flag.message,
+        "severity": flag.severity,
+        "explanation": flag.explanation,
+        "evidence_json": json.dumps(flag.evidence, ensure_ascii=False, default=str),
+        "related_json": json.dumps(list(flag.related)),
+        "rules_version": version,
+    }
