@@ -43,8 +43,7 @@ def write_pack(folder: Path, examples: dict[str, list[str]]) -> None:
     )
     for intent, texts in examples.items():
         (folder / "topics" / f"{topic_id(intent)}.toml").write_text(
-            f'[[topic]]\nid = "{topic_id(intent)}"\ntitle = {json.dumps(intent)}\n'
-            f"examples = {json.dumps(texts)}\n"
+            f'[[topic]]\nid = "{topic_id(intent)}"\ntitle = {json.dumps(intent)}\nexamples = {json.dumps(texts)}\n'
         )
 
 
@@ -66,9 +65,7 @@ def main() -> int:
         write_pack(Path(tmp), chosen)
         classifier = Classifier(load_rules([Path(tmp)]))
     start = time.perf_counter()
-    correct = sum(
-        classifier.classify("", text, "en").topic_ids == [topic_id(intent)] for text, intent in test
-    )
+    correct = sum(classifier.classify("", text, "en").topic_ids == [topic_id(intent)] for text, intent in test)
     elapsed = time.perf_counter() - start
     shots = args.shots or "all"
     print(

@@ -69,10 +69,7 @@ def main() -> int:
                 + " ".join(f"{v:6.3f}" for v in prf(c["tp"], c["fp"], c["fn"]))
                 + f" {c['tp'] + c['fn']:4d}"
             )
-        print(
-            f"\nno-topic mail (non-support, automated, thank-you): {noise['clean']}/{noise['total']} "
-            "got no topics"
-        )
+        print(f"\nno-topic mail (non-support, automated, thank-you): {noise['clean']}/{noise['total']} got no topics")
         print("\nmost common confusions (gold missed -> predicted instead):")
         for (gold, got), n in confusion.most_common(8):
             print(f"  {gold:<18} -> {got:<18} {n}")

@@ -97,13 +97,17 @@ class Ruleset:
     # phrases/<list>.toml: phrase lists per language, e.g. phrases["deflection"]["id"]
     phrases: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
     identifiers: tuple[Identifier, ...] = ()
+    # ignore/*.toml: [[ignore]] rules for mail that is not a support request (newsletters, spam,
+    # thank-you notes). Written like topics; when one wins, the message gets no topics.
+    ignore: tuple[Topic, ...] = ()
 
     def phrase_list(self, name: str) -> dict[str, tuple[str, ...]]:
         """A phrase list by name (all languages); empty when no rule folder defines it."""
         return dict(self.phrases.get(name, {}))
 
     def topic(self, topic_id: str) -> Topic:
-        return next(t for t in self.topics if t.id == topic_id)
+        """A topic or an ignore rule by id."""
+        return next(t for t in self.topics + self.ignore if t.id == topic_id)
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,7 @@ def load_rules(folders: Sequence[Path]) -> Ruleset:
     normalisation: dict[str, dict[str, str]] = {}
     phrases: dict[str, dict[str, tuple[str, ...]]] = {}
     identifiers: dict[str, Identifier] = {}
+    ignore: dict[str, Topic] = {}
     hasher = hashlib.sha256()
     for folder in folders:
         if not folder.is_dir():
@@ -159,11 +164,14 @@ def load_rules(folders: Sequence[Path]) -> Ruleset:
         for lang, table in _read_normalisation(folder / "normalise").items():
             normalisation.setdefault(lang, {}).update(table)
         topics.update(_read_topic_folder(folder / "topics", settings))
+        ignore.update(_read_topic_folder(folder / "ignore", settings, key="ignore"))
         for name, lists in _read_phrases(folder / "phrases").items():
             phrases.setdefault(name, {}).update(lists)
         identifiers.update({i.name: i for i in _read_identifiers(folder / "identifiers.toml")})
     if not topics:
         raise RulesError(f"no topics found under {', '.join(str(f) for f in folders)}/topics")
+    for rule_id in set(topics) & set(ignore):
+        raise RulesError(f"{ignore[rule_id].source}: ignore rule id {rule_id!r} is also a topic id")
     return Ruleset(
         settings,
         tuple(topics.values()),
@@ -172,6 +180,7 @@ def load_rules(folders: Sequence[Path]) -> Ruleset:
         tuple(folders),
         phrases,
         tuple(identifiers.values()),
+        tuple(ignore.values()),
     )
 
 
@@ -231,20 +240,22 @@ def _read_normalisation(folder: Path) -> dict[str, dict[str, str]]:
     return tables
 
 
-def _read_topic_folder(folder: Path, settings: Settings) -> dict[str, Topic]:
+def _read_topic_folder(folder: Path, settings: Settings, key: str = "topic") -> dict[str, Topic]:
+    """[[topic]] tables from topics/*.toml, or (key="ignore") [[ignore]] tables from ignore/*.toml."""
     topics: dict[str, Topic] = {}
+    plural = "topics" if key == "topic" else f"{key} rules"
     for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
         data = read_toml(path)
-        unknown = set(data) - {"topic"}
+        unknown = set(data) - {key}
         if unknown:
-            raise RulesError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; write topics as [[topic]]")
-        tables = data.get("topic", [])
+            raise RulesError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; write {plural} as [[{key}]]")
+        tables = data.get(key, [])
         if not isinstance(tables, list):
-            raise RulesError(f"{path}: write topics as [[topic]] tables")
+            raise RulesError(f"{path}: write {plural} as [[{key}]] tables")
         for index, table in enumerate(tables):
             topic = build_topic(table, path, index, settings)
             if topic.id in topics:
-                raise RulesError(f"{path}: duplicate topic id {topic.id!r} (also in {topics[topic.id].source.name})")
+                raise RulesError(f"{path}: duplicate {key} id {topic.id!r} (also in {topics[topic.id].source.name})")
             topics[topic.id] = topic
     return topics
 
@@ -356,7 +367,7 @@ def check_rules(folders: Sequence[Path]) -> CheckReport:
         report.errors.append(str(exc))
         return report
     owners: dict[str, list[str]] = {}
-    for topic in ruleset.topics:
+    for topic in ruleset.topics + ruleset.ignore:
         for rule in topic.regexes:
             reason = unsafe_regex_reason(rule)
             if reason:
