@@ -127,3 +127,30 @@ def test_errors_are_recorded_for_status(store: Store) -> None:
     rows = {r["role"]: r for r in store.status_rows()}
     assert rows["inbox"]["last_error"] is None
     assert rows["sent"]["last_error"] == "login refused"
+
+
+def flag_row(message: int, kind: str, explanation: str = "why") -> dict[str, object]:
+    return {"key": f"{kind}:{message}", "kind": kind, "message": message, "severity": "medium",
+            "explanation": explanation, "evidence_json": "{}", "related_json": "[]", "rules_version": "v1"}
+
+
+def test_flags_are_replaced_per_scope_and_keep_their_id(store: Store) -> None:
+    ids = store.save_batch("acct", [captured(mail(1), 1), captured(mail(2), 2)], checkpoint(2))
+    store.replace_flags(ids, [flag_row(ids[0], "canned"), flag_row(ids[1], "unanswered")])
+    first = {f["kind"]: f["id"] for f in store.list_flags()}
+    store.replace_flags(ids, [flag_row(ids[0], "canned", "still canned")])
+    after = store.list_flags()
+    assert [(f["kind"], f["id"], f["explanation"]) for f in after] == [("canned", first["canned"], "still canned")]
+
+
+def test_dismissed_flags_stay_dismissed_across_recomputes(store: Store) -> None:
+    (message,) = store.save_batch("acct", [captured(mail(1), 1)], checkpoint(1))
+    store.replace_flags([message], [flag_row(message, "deflection")])
+    (flag,) = store.list_flags()
+    store.set_feedback(flag["key"], flag["kind"], "dismissed", "the office visit was required by law")
+    store.replace_flags([message], [])
+    store.replace_flags([message], [flag_row(message, "deflection")])
+    (again,) = store.list_flags()
+    assert again["status"] == "dismissed" and again["note"] == "the office visit was required by law"
+    assert store.list_flags(status="open") == []
+    assert store.feedback_counts() == {"deflection": {"confirmed": 0, "dismissed": 1}}

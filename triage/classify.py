@@ -38,7 +38,7 @@ class Classification:
     scores: dict[str, float]
     lang: str
     plain_tokenizer: bool  # the language had no lemmatizer: matched on lower-cased words only
-    skipped: str | None = None  # why no topics were looked for (automated mail)
+    skipped: str | None = None  # why no topics were given: automated mail, or an ignore rule won
     rejected: tuple[TopicHit, ...] = field(default=())  # scored, but under the threshold
 
     @property
@@ -58,12 +58,14 @@ class Classifier:
         self.models = models or LanguageModels(ruleset.normalisation)
         self._matchers: dict[str, object] = {}
         self._lock = threading.Lock()
+        self._rules = ruleset.topics + ruleset.ignore  # ignore rules match like topics
+        self._ignore_ids = frozenset(rule.id for rule in ruleset.ignore)
         self._examples = self._build_examples()
-        self._example_texts = [text for topic in ruleset.topics for text in topic.examples]
+        self._example_texts = [text for topic in self._rules for text in topic.examples]
 
     def _build_examples(self) -> ExampleIndex:
         labelled: list[tuple[str, Sequence[str]]] = []
-        for topic in self.ruleset.topics:
+        for topic in self._rules:
             for text in topic.examples:
                 lang = guess_language(text)
                 labelled.append((topic.id, self.models.analyse(text, lang).lemmas))
@@ -74,7 +76,7 @@ class Classifier:
         if key not in self._matchers:
             phrases: dict[str, list[str]] = defaultdict(list)
             patterns: dict[str, list[list[dict[str, object]]]] = defaultdict(list)
-            for topic in self.ruleset.topics:
+            for topic in self._rules:
                 for kind, table in (("keyword", topic.keywords), ("hint", topic.hints)):
                     for words in table.values():
                         for word in words:
@@ -129,7 +131,7 @@ class Classifier:
                 topic = self.ruleset.topic(topic_id)
                 weight = next(p.weight for p in topic.patterns if p.name == rule)
             found[topic_id].append(Evidence(kind, rule, matched, weight))
-        for topic in self.ruleset.topics:
+        for topic in self._rules:
             found[topic.id].extend(self._regex_evidence(topic, content))
             found[topic.id].extend(_header_evidence(topic, subject.lower(), sender.lower(), to.lower()))
         for label, neighbour in self._examples.nearest(analysed.lemmas).items():
@@ -168,11 +170,19 @@ class Classifier:
             score = round(topic.weight * sum(e.weight for e in items), 3)
             hits.append(TopicHit(topic_id, score, tuple(items)))
         hits.sort(key=lambda h: (-h.score, h.topic))
-        accepted = tuple(h for h in hits if h.score >= settings.threshold)[: settings.max_topics]
+        topic_hits = [h for h in hits if h.topic not in self._ignore_ids]
+        scores = {h.topic: h.score for h in topic_hits}
+        # An ignore rule (newsletter, spam, thank-you note) wins when it reaches the threshold
+        # and scores at least as much as every topic: then the message gets no topics.
+        best = topic_hits[0].score if topic_hits else 0.0
+        for hit in hits:
+            if hit.topic in self._ignore_ids and hit.score >= max(settings.threshold, best):
+                reason = f"ignore rule {hit.topic!r}: {self.ruleset.topic(hit.topic).title}"
+                others = tuple(h for h in hits if h is not hit)
+                return Classification((), scores, analysed.lang, analysed.plain, reason, (hit, *others))
+        accepted = tuple(h for h in topic_hits if h.score >= settings.threshold)[: settings.max_topics]
         rejected = tuple(h for h in hits if h not in accepted)
-        return Classification(
-            accepted, {h.topic: h.score for h in hits}, analysed.lang, analysed.plain, rejected=rejected
-        )
+        return Classification(accepted, scores, analysed.lang, analysed.plain, rejected=rejected)
 
 
 def _header_evidence(topic: Topic, subject: str, sender: str, to: str) -> list[Evidence]:
