@@ -166,9 +166,7 @@ def support_reply(question: TestMail, index: int) -> TestMail:
         (SUPPORT_NAME, SUPPORT), (name, address), f"Re: {question.subject}", date, message_id, threading
     )
     body = REPLIES[question.lang].format(first=name.split()[0])
-    return TestMail(
-        message_bytes(headers, body), f"Re: {question.subject}", message_id, question.lang, SUPPORT
-    )
+    return TestMail(message_bytes(headers, body), f"Re: {question.subject}", message_id, question.lang, SUPPORT)
 
 
 def conversation() -> tuple[list[TestMail], list[TestMail]]:

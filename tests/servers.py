@@ -33,6 +33,7 @@ from triage.demo.pymap_server import ServerStartError, free_port, pymap_server, 
 DOVECOT = Path("/usr/sbin/dovecot")
 DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
 TRIAGE = Path(sys.executable).parent / "triage"
+MakeConfig = Callable[..., Path]  # the make_config fixture: (*accounts, capture=None, name=...) -> config path
 # Mail is stored as nobody/nogroup: Dovecot refuses to run mail processes as root.
 MAIL_UID = MAIL_GID = 65534
 USER = "support@example.com"
@@ -68,9 +69,7 @@ class ImapServer:
     @contextmanager
     def client(self) -> Iterator[IMAPClient]:
         context = ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else None
-        client = IMAPClient(
-            self.host, port=self.port, ssl=bool(self.ca_file), ssl_context=context, timeout=30
-        )
+        client = IMAPClient(self.host, port=self.port, ssl=bool(self.ca_file), ssl_context=context, timeout=30)
         try:
             client.login(self.username, self.password)
             yield client
@@ -86,9 +85,7 @@ class ImapServer:
                 client.create_folder(mailbox)
             raws = [m.raw if isinstance(m, TestMail) else m for m in messages]
             for start in range(0, len(raws), 100):  # MULTIAPPEND: one round trip per 100 messages
-                client.multiappend(
-                    mailbox, [{"msg": raw, "flags": tuple(flags)} for raw in raws[start : start + 100]]
-                )
+                client.multiappend(mailbox, [{"msg": raw, "flags": tuple(flags)} for raw in raws[start : start + 100]])
 
     def uids(self, mailbox: str) -> list[int]:
         with self.client() as client:
@@ -103,10 +100,7 @@ class ImapServer:
             if not uids:
                 return {}
             found = client.fetch(uids, ["FLAGS"])
-            return {
-                int(uid): frozenset(f for f in data[b"FLAGS"] if f != b"\\Recent")
-                for uid, data in found.items()
-            }
+            return {int(uid): frozenset(f for f in data[b"FLAGS"] if f != b"\\Recent") for uid, data in found.items()}
 
     def bodies(self, mailbox: str) -> list[bytes]:
         """Every message as the server serves it (BODY.PEEK[]), in UID order."""
@@ -244,7 +238,7 @@ class DovecotServer(ImapServer):
             self.stop()
             raise RuntimeError(f"Dovecot did not start: {exc}\n{self.log_tail()}") from None
 
-    def stop(self) -> None:
+    def stop(self, graceful: bool = True) -> None:
         """Stop the master and every process it started, dropping client connections.
 
         Dovecot's master leaves running imap processes behind when it exits, so IDLE clients
@@ -255,7 +249,7 @@ class DovecotServer(ImapServer):
             return
         group = process.pid  # start_new_session: the master leads its own process group
         with suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGTERM)
+            os.killpg(group, signal.SIGTERM if graceful else signal.SIGKILL)
         try:
             process.wait(15)
         except subprocess.TimeoutExpired:
@@ -335,7 +329,7 @@ def running_dovecot(tls: trustme.CA | None = None, password: str | None = None) 
         server.start()
         yield server
     finally:
-        server.stop()
+        server.stop(graceful=False)  # the test is over: no need to wait for a clean shutdown
         print(f"--- dovecot log ({server.log_path}) ---\n{server.log_tail()}")
         shutil.rmtree(root, ignore_errors=True)
 

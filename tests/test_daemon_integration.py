@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests import mailgen
-from tests.conftest import MakeConfig
 from tests.servers import (
     DovecotServer,
     ImapServer,
+    MakeConfig,
     daemon_running,
     message_count,
     query_store,

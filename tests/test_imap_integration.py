@@ -8,8 +8,7 @@ import time
 import pytest
 
 from tests import mailgen
-from tests.conftest import MakeConfig
-from tests.servers import ImapServer
+from tests.servers import ImapServer, MakeConfig
 from triage.config import load_config
 from triage.sources.imap import ImapSession
 

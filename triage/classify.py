@@ -98,32 +98,43 @@ class Classifier:
         to: str = "",
         automated: str | None = None,
     ) -> Classification:
-        """Topics of a message from its subject and new text (never quotes or signature)."""
+        """Topics of a message from its subject and new text (never quotes or signature).
+
+        Ignore rules read only the new text (and their header conditions): the subject of a
+        thank-you reply still repeats the original question.
+        """
         content = f"{subject}\n{text}".strip()
         lang = lang if lang in PIPELINE_LANGS else guess_language(content)
         if automated is not None:
             return Classification((), {}, lang, lang not in PIPELINE_LANGS, skipped=automated)
         with self._lock:
-            analysed = self.models.analyse(content, lang)
-            matches = self._matcher(lang).match(analysed)
-        evidence = self._evidence(matches, analysed, content, subject, sender, to)
-        return self._decide(evidence, analysed)
+            heading, body = self.models.analyse_many([subject, text], lang)
+            matcher = self._matcher(lang)
+            heading_matches, body_matches = matcher.match(heading), matcher.match(body)
+        headers = (subject.lower(), sender.lower(), to.lower())
+        evidence = self._evidence(
+            self.ruleset.topics, heading_matches + body_matches, heading.lemmas + body.lemmas, content, headers
+        )
+        if self.ruleset.ignore:
+            evidence.update(self._evidence(self.ruleset.ignore, body_matches, body.lemmas, text, headers))
+        return self._decide(evidence, body)
 
     def _evidence(
         self,
+        rules: tuple[Topic, ...],
         matches: list[tuple[str, str]],
-        analysed: Analysed,
+        lemmas: tuple[str, ...],
         content: str,
-        subject: str,
-        sender: str,
-        to: str,
+        headers: tuple[str, str, str],
     ) -> dict[str, list[Evidence]]:
+        """Evidence for each of `rules` from term matches, regexes, headers and examples."""
         settings = self.ruleset.settings
+        wanted = {rule.id for rule in rules}
         found: dict[str, list[Evidence]] = defaultdict(list)
         seen: set[tuple[str, str, str]] = set()
         for name, matched in matches:
             kind, topic_id, rule = name.split(SEPARATOR)
-            if (kind, topic_id, rule) in seen:
+            if topic_id not in wanted or (kind, topic_id, rule) in seen:
                 continue
             seen.add((kind, topic_id, rule))
             weight = {"keyword": settings.keyword_weight, "hint": settings.hint_weight}.get(kind, 0.0)
@@ -131,11 +142,11 @@ class Classifier:
                 topic = self.ruleset.topic(topic_id)
                 weight = next(p.weight for p in topic.patterns if p.name == rule)
             found[topic_id].append(Evidence(kind, rule, matched, weight))
-        for topic in self._rules:
+        for topic in rules:
             found[topic.id].extend(self._regex_evidence(topic, content))
-            found[topic.id].extend(_header_evidence(topic, subject.lower(), sender.lower(), to.lower()))
-        for label, neighbour in self._examples.nearest(analysed.lemmas).items():
-            if neighbour.similarity >= settings.example_min_similarity:
+            found[topic.id].extend(_header_evidence(topic, *headers))
+        for label, neighbour in self._examples.nearest(lemmas).items():
+            if label in wanted and neighbour.similarity >= settings.example_min_similarity:
                 found[label].append(
                     Evidence(
                         "example",
@@ -180,7 +191,8 @@ class Classifier:
                 reason = f"ignore rule {hit.topic!r}: {self.ruleset.topic(hit.topic).title}"
                 others = tuple(h for h in hits if h is not hit)
                 return Classification((), scores, analysed.lang, analysed.plain, reason, (hit, *others))
-        accepted = tuple(h for h in topic_hits if h.score >= settings.threshold)[: settings.max_topics]
+        floor = max(settings.threshold, settings.secondary_share * best)
+        accepted = tuple(h for h in topic_hits if h.score >= floor)[: settings.max_topics]
         rejected = tuple(h for h in hits if h not in accepted)
         return Classification(accepted, scores, analysed.lang, analysed.plain, rejected=rejected)
 

@@ -16,7 +16,7 @@ from triage.model import Direction, Flag, MessageView
 from triage.repeats import find_repeats, find_unanswered
 from triage.rules import Ruleset
 from triage.store import Store
-from triage.threads import link_replies
+from triage.threads import header_anchor, link_replies
 from triage.views import load_views
 
 
@@ -35,6 +35,7 @@ class FlagEngine:
         contacts = resolve_contacts(views, self.ruleset, self.config.support.addresses)
         links = link_replies(views)
         questions_of = {reply: [by_id[q] for q in questions if q in by_id] for reply, questions in links.items()}
+        questions_of |= acknowledged_questions(views)
         flags: list[Flag] = []
         window = timedelta(days=self.config.flags.repeat_window_days)
         flags += find_repeats(views, contacts, links, self.ruleset, window=window)
@@ -70,6 +71,18 @@ class FlagEngine:
         oldest = store.earliest_date(new_ids) if new_ids else None
         start = (oldest or now) - timedelta(days=self.config.flags.recompute_days)
         return self.recompute(store, now, since=start)
+
+
+def acknowledged_questions(views: Sequence[MessageView]) -> dict[int, list[MessageView]]:
+    """The question each automatic acknowledgement responds to (they answer nothing, so threads skip them)."""
+    by_message_id = {v.message_id: v for v in views}
+    found = {}
+    for view in views:
+        if view.direction is Direction.OUT and view.automated is not None:
+            question = header_anchor(view, by_message_id)
+            if question is not None:
+                found[view.id] = [question]
+    return found
 
 
 def flag_key(flag: Flag) -> str:

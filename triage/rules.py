@@ -30,6 +30,8 @@ class Settings:
 
     threshold: float = 1.0
     max_topics: int = 3
+    # a second or third topic also needs this share of the best topic's score (0 = off)
+    secondary_share: float = 0.0
     keyword_weight: float = 1.0
     hint_weight: float = 0.5
     example_weight: float = 2.0

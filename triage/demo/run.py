@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from triage.config import AccountConfig, CaptureConfig, Config, StoreConfig, SupportConfig
 from triage.demo.pymap_server import pymap_server
@@ -20,7 +21,7 @@ from triage.demo.sample_mailbox import (
 )
 from triage.service import Daemon
 from triage.sources.imap import append_messages
-from triage.store import open_store
+from triage.store import Store, open_store
 
 PASSWORD_ENV = "TRIAGE_DEMO_PASSWORD"
 MAILBOX = {"inbox": "INBOX", "sent": "Sent"}
@@ -70,9 +71,22 @@ def run_demo(keep: Path | None, echo: Callable[[str], None] = print) -> Path:
         echo("\nincoming questions per topic:")
         for topic, count in store.topic_counts("in").items():
             echo(f"  {topic:<20} {count:>3}")
+        show_flags(store, echo)
         store.close()
         echo(f"\nstore: {store_path}" + ("" if keep else " (temporary, removed now)"))
     return store_path
+
+
+def show_flags(store: Store, echo: Callable[[str], None], per_kind: int = 2) -> None:
+    flags = store.list_flags()
+    echo(f"\nflags: {len(flags)} (`triage flags list` shows them all, `triage flags show ID` one)")
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for flag in flags:
+        by_kind.setdefault(flag["kind"], []).append(flag)
+    for kind, found in sorted(by_kind.items()):
+        echo(f"  {kind} ({len(found)})")
+        for flag in found[:per_kind]:
+            echo(f"    [{flag['id']}] {(flag['subject'] or '')[:50]}: {flag['explanation']}")
 
 
 def run_daemon_with_live_mail(config: Config, echo: Callable[[str], None]) -> None:
