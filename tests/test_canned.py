@@ -18,12 +18,29 @@ TEMPLATE_ID = (
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-def view(row: int, direction: Direction, text: str, topics: tuple[str, ...] = (), sender: str = "c@example.net",
-         automated: str | None = None) -> MessageView:
+def view(
+    row: int,
+    direction: Direction,
+    text: str,
+    topics: tuple[str, ...] = (),
+    sender: str = "c@example.net",
+    automated: str | None = None,
+) -> MessageView:
     return MessageView(
-        id=row, message_id=f"<m{row}@example.net>", direction=direction, sender=sender, recipients=(),
-        date=START + timedelta(hours=row), subject="q", subject_norm="q", in_reply_to=None, references=(),
-        text=text, lang="en", automated=automated, topics=topics,
+        id=row,
+        message_id=f"<m{row}@example.net>",
+        direction=direction,
+        sender=sender,
+        recipients=(),
+        date=START + timedelta(hours=row),
+        subject="q",
+        subject_norm="q",
+        in_reply_to=None,
+        references=(),
+        text=text,
+        lang="en",
+        automated=automated,
+        topics=topics,
     )
 
 
@@ -44,8 +61,11 @@ def test_template_words_drop_greeting_names_and_numbers() -> None:
 
 def test_same_text_to_different_topics_is_canned_in_english() -> None:
     replies, questions_of = pairs(
-        [(("billing",), "I was charged twice"), (("delivery",), "Where is my parcel?"),
-         (("account-access",), "I cannot log in")],
+        [
+            (("billing",), "I was charged twice"),
+            (("delivery",), "Where is my parcel?"),
+            (("account-access",), "I cannot log in"),
+        ],
         [TEMPLATE_EN.format(name=n) for n in ("Ann", "Bob", "Cyd")],
     )
     flags = find_canned(replies, questions_of, {})
@@ -73,8 +93,10 @@ def test_same_text_to_same_topic_but_different_orders_is_canned() -> None:
 
 
 def test_the_same_answer_to_the_same_plain_question_is_not_canned() -> None:
-    answer = ("Our office is open Monday to Friday from 08:00 to 16:00 and Saturday from 08:00 to 12:00, "
-              "closed on public holidays.")
+    answer = (
+        "Our office is open Monday to Friday from 08:00 to 16:00 and Saturday from 08:00 to 12:00, "
+        "closed on public holidays."
+    )
     replies, questions_of = pairs(
         [(("general-inquiry",), "What are your opening hours?"), (("general-inquiry",), "When are you open?")],
         [answer, answer],
@@ -85,16 +107,16 @@ def test_the_same_answer_to_the_same_plain_question_is_not_canned() -> None:
 def test_different_specific_replies_are_not_canned() -> None:
     replies, questions_of = pairs(
         [(("billing",), "charged twice"), (("delivery",), "parcel late")],
-        ["We refunded the second charge of $49.90 on invoice INV-2026-0815; it reaches your card in 3 days.",
-         "Your parcel ORD-48213 left Surabaya yesterday and the courier delivers it on Friday before noon."],
+        [
+            "We refunded the second charge of $49.90 on invoice INV-2026-0815; it reaches your card in 3 days.",
+            "Your parcel ORD-48213 left Surabaya yesterday and the courier delivers it on Friday before noon.",
+        ],
     )
     assert find_canned(replies, questions_of, {}) == []
 
 
 def test_short_replies_and_auto_acknowledgements_are_left_to_other_checks() -> None:
-    replies, questions_of = pairs(
-        [(("billing",), "a"), (("delivery",), "b")], ["Done, thanks!", "Done, thanks!"]
-    )
+    replies, questions_of = pairs([(("billing",), "a"), (("delivery",), "b")], ["Done, thanks!", "Done, thanks!"])
     assert find_canned(replies, questions_of, {}) == []
     acks = [view(300 + i, Direction.OUT, TEMPLATE_EN.format(name="x"), automated="Auto-Submitted") for i in range(2)]
     assert find_canned(acks, {a.id: [view(1, Direction.IN, "q", ("billing",))] for a in acks}, {}) == []

@@ -74,9 +74,7 @@ def test_relative_store_path_is_next_to_the_config(tmp_path: Path) -> None:
     assert load_config(path).store.path == tmp_path / "data" / "triage.sqlite"
 
 
-def test_environment_variable_names_the_default_config(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_environment_variable_names_the_default_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "c.toml"
     path.write_text("[support]\naddresses = ['help@example.org']\n")
     monkeypatch.setenv("TRIAGE_CONFIG", str(path))

@@ -25,9 +25,7 @@ def test_password_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         SecretSource("acct", env="MY_PW").read()
 
 
-def test_password_from_file_and_credentials_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_password_from_file_and_credentials_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "imap").write_text("from-file\n")
     assert SecretSource("acct", file=tmp_path / "imap").read().value == "from-file"
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
@@ -69,9 +67,7 @@ def token_command(tmp_path: Path, output: str) -> str:
 
 def test_oauth2_token_is_cached_then_refreshed_before_expiry(tmp_path: Path) -> None:
     clock = FakeClock()
-    token = OAuth2Token(
-        token_command(tmp_path, '{"access_token": "tok-N", "expires_in": 3600}'), "acct", now=clock
-    )
+    token = OAuth2Token(token_command(tmp_path, '{"access_token": "tok-N", "expires_in": 3600}'), "acct", now=clock)
     assert token.get().value == "tok-1"
     clock.now += 3000
     assert token.get().value == "tok-1"

@@ -478,9 +478,7 @@ def test_machine_senders_are_automated(sender: str) -> None:
     assert "automated sender" in mail.automated
 
 
-@pytest.mark.parametrize(
-    "sender", ["Nora <nora@example.com>", "replyno@example.com", "daemon.fan@example.com"]
-)
+@pytest.mark.parametrize("sender", ["Nora <nora@example.com>", "replyno@example.com", "daemon.fan@example.com"])
 def test_people_whose_address_looks_a_bit_like_a_machine(sender: str) -> None:
     assert parsed(customer(sender=sender)).automated is None
 
@@ -565,9 +563,7 @@ def test_content_hash_differs_for_different_bodies() -> None:
 
 
 def test_content_hash_differs_for_different_subjects() -> None:
-    assert (
-        parsed(customer(subject="Order 1")).content_hash != parsed(customer(subject="Order 2")).content_hash
-    )
+    assert parsed(customer(subject="Order 1")).content_hash != parsed(customer(subject="Order 2")).content_hash
 
 
 # --- never raises ----------------------------------------------------------------------------

@@ -51,9 +51,7 @@ def test_sighup_reloads_rules_and_a_broken_file_keeps_the_old_ones(
     rules = tmp_path / "rules"
     (rules / "topics").mkdir(parents=True)
     (rules / "topics" / "refund.toml").write_text(REFUND)
-    config = make_config(
-        pymap.account(), capture={"backoff_initial_seconds": 0.2, "backoff_max_seconds": 1.0}
-    )
+    config = make_config(pymap.account(), capture={"backoff_initial_seconds": 0.2, "backoff_max_seconds": 1.0})
     with config.open("a") as handle:
         handle.write(f'\n[rules]\ninclude_default = false\npaths = ["{rules}"]\n')
 

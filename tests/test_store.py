@@ -130,8 +130,16 @@ def test_errors_are_recorded_for_status(store: Store) -> None:
 
 
 def flag_row(message: int, kind: str, explanation: str = "why") -> dict[str, object]:
-    return {"key": f"{kind}:{message}", "kind": kind, "message": message, "severity": "medium",
-            "explanation": explanation, "evidence_json": "{}", "related_json": "[]", "rules_version": "v1"}
+    return {
+        "key": f"{kind}:{message}",
+        "kind": kind,
+        "message": message,
+        "severity": "medium",
+        "explanation": explanation,
+        "evidence_json": "{}",
+        "related_json": "[]",
+        "rules_version": "v1",
+    }
 
 
 def test_flags_are_replaced_per_scope_and_keep_their_id(store: Store) -> None:

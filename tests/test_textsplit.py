@@ -49,8 +49,7 @@ def test_pada_menulis() -> None:
 
 def test_pada_menulis_wrapped_over_two_lines() -> None:
     text = (
-        "Belum kak.\n\nPada Sen, 3 Nov 2025 pukul 10.00 Tim Dukungan\n"
-        f"<support@example.com> menulis:\n\n{PERTANYAAN}\n"
+        f"Belum kak.\n\nPada Sen, 3 Nov 2025 pukul 10.00 Tim Dukungan\n<support@example.com> menulis:\n\n{PERTANYAAN}\n"
     )
     split = split_text(text)
     assert split.new == "Belum kak."
@@ -225,8 +224,7 @@ def test_quoted_question_never_ends_up_in_new(header: str) -> None:
 
 def test_html_blocks_become_lines_and_entities_are_decoded() -> None:
     html = (
-        "<div>Hello&nbsp;team,</div><p>order   &lt;12345&gt;\n is late</p>"
-        "first<br>second<ul><li>a</li><li>b</li></ul>"
+        "<div>Hello&nbsp;team,</div><p>order   &lt;12345&gt;\n is late</p>first<br>second<ul><li>a</li><li>b</li></ul>"
     )
     assert html_to_text(html) == "Hello team,\norder <12345> is late\nfirst\nsecond\na\nb"
 
@@ -241,8 +239,7 @@ def test_html_scripts_styles_and_head_are_dropped() -> None:
 
 def test_html_blockquote_becomes_quoted_lines() -> None:
     html = (
-        "<p>Yes please.</p><blockquote><p>Shall we refund?</p>"
-        "<blockquote>Order 1</blockquote></blockquote><p>Ann</p>"
+        "<p>Yes please.</p><blockquote><p>Shall we refund?</p><blockquote>Order 1</blockquote></blockquote><p>Ann</p>"
     )
     assert html_to_text(html) == "Yes please.\n> Shall we refund?\n> > Order 1\nAnn"
 

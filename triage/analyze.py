@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from triage.classify import Classification, Classifier
 from triage.config import Config
-from triage.flagging import FlagEngine
+from triage.flagging import FlagEngine, flag_key
 from triage.rules import default_rules_dir, load_rules
 from triage.store import Store, utc_now
+from triage.views import load_views
 
 
 def classify_row(classifier: Classifier, row: dict[str, Any]) -> Classification | None:
@@ -124,6 +125,9 @@ class ReplayReport:
     messages: int = 0
     changed: int = 0
     changes: dict[str, TopicChange] = field(default_factory=dict)
+    new_topics: dict[int, list[str]] = field(default_factory=dict)
+    # Per flag kind: (flags that would appear, flags that would go away).
+    flag_changes: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def replay(store: Store, analyzer: Analyzer, since_utc: str | None, apply: bool, batch: int = 500) -> ReplayReport:
@@ -137,7 +141,27 @@ def replay(store: Store, analyzer: Analyzer, since_utc: str | None, apply: bool,
             pending = []
     if pending:
         _replay_batch(store, analyzer, pending, apply, report)
+    since = datetime.fromisoformat(since_utc) if since_utc else None
+    _replay_flags(store, analyzer, since, report)
+    if apply:
+        analyzer.flag_all(store, since)
     return report
+
+
+def _replay_flags(store: Store, analyzer: Analyzer, since: datetime | None, report: ReplayReport) -> None:
+    """Which flags the current rules would add and remove, derived with the replayed topics."""
+    context = None if since is None else since - timedelta(days=analyzer.engine.config.flags.repeat_window_days)
+    views = [
+        replace(v, topics=tuple(report.new_topics[v.id])) if v.id in report.new_topics else v
+        for v in load_views(store, context.isoformat() if context else None)
+    ]
+    scope = {v.id for v in views if since is None or v.date >= since}
+    derived = {flag_key(f) for f in analyzer.engine.derive(views, datetime.now(UTC)) if f.message in scope}
+    stored = {f["key"] for f in store.list_flags() if f["message"] in scope}
+    for key in derived ^ stored:
+        kind = key.rsplit(":", 1)[0]
+        added, removed = report.flag_changes.get(kind, (0, 0))
+        report.flag_changes[kind] = (added + (key in derived), removed + (key in stored))
 
 
 def _replay_batch(
@@ -151,6 +175,7 @@ def _replay_batch(
         report.messages += 1
         old = {t["topic"] for t in before.get(row["id"], [])}
         new = set(result.topic_ids)
+        report.new_topics[row["id"]] = result.topic_ids
         if old == new:
             continue
         report.changed += 1

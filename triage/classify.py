@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from triage.language import PIPELINE_LANGS, PLAIN, Analysed, LanguageModels, guess_language
 from triage.rules import Ruleset, Topic
-from triage.similarity import ExampleIndex
+from triage.similarity import ExampleIndex, Neighbour
 
 UNCLASSIFIED = "unclassified"
 SEPARATOR = "\x1f"
@@ -100,7 +100,8 @@ class Classifier:
     ) -> Classification:
         """Topics of a message from its subject and new text (never quotes or signature).
 
-        Ignore rules read only the new text (and their header conditions): the subject of a
+        Ignore rules (thank-you notes, newsletters, spam) read only the new text and headers,
+        and are weighed against what the topics score on the new text alone: the subject of a
         thank-you reply still repeats the original question.
         """
         content = f"{subject}\n{text}".strip()
@@ -112,22 +113,22 @@ class Classifier:
             matcher = self._matcher(lang)
             heading_matches, body_matches = matcher.match(heading), matcher.match(body)
         headers = (subject.lower(), sender.lower(), to.lower())
-        evidence = self._evidence(
-            self.ruleset.topics, heading_matches + body_matches, heading.lemmas + body.lemmas, content, headers
-        )
+        neighbours = self._examples.nearest(heading.lemmas + body.lemmas)
+        evidence = self._evidence(self.ruleset.topics, heading_matches + body_matches, neighbours, content, headers)
+        text_only: dict[str, list[Evidence]] = {}
         if self.ruleset.ignore:
-            evidence.update(self._evidence(self.ruleset.ignore, body_matches, body.lemmas, text, headers))
-        return self._decide(evidence, body)
+            text_only = self._evidence(self._rules, body_matches, self._examples.nearest(body.lemmas), text, headers)
+        return self._decide(evidence, text_only, body)
 
     def _evidence(
         self,
         rules: tuple[Topic, ...],
         matches: list[tuple[str, str]],
-        lemmas: tuple[str, ...],
+        neighbours: dict[str, Neighbour],
         content: str,
         headers: tuple[str, str, str],
     ) -> dict[str, list[Evidence]]:
-        """Evidence for each of `rules` from term matches, regexes, headers and examples."""
+        """Evidence for each of `rules` from term matches, regexes, headers and nearest examples."""
         settings = self.ruleset.settings
         wanted = {rule.id for rule in rules}
         found: dict[str, list[Evidence]] = defaultdict(list)
@@ -145,7 +146,7 @@ class Classifier:
         for topic in rules:
             found[topic.id].extend(self._regex_evidence(topic, content))
             found[topic.id].extend(_header_evidence(topic, *headers))
-        for label, neighbour in self._examples.nearest(lemmas).items():
+        for label, neighbour in neighbours.items():
             if label in wanted and neighbour.similarity >= settings.example_min_similarity:
                 found[label].append(
                     Evidence(
@@ -169,31 +170,35 @@ class Classifier:
                 found.append(Evidence("regex", rule.name, match.group(0)[:80], rule.weight))
         return found
 
-    def _decide(self, evidence: dict[str, list[Evidence]], analysed: Analysed) -> Classification:
-        settings = self.ruleset.settings
+    def _hits(self, evidence: dict[str, list[Evidence]]) -> list[TopicHit]:
+        """Scored hits, best first; a rule with a matching exclude phrase gives none."""
         hits = []
         for topic_id, items in evidence.items():
-            if not items:
+            if not items or any(e.kind == "exclude" for e in items):
                 continue
-            if any(e.kind == "exclude" for e in items):
-                continue
-            topic = self.ruleset.topic(topic_id)
-            score = round(topic.weight * sum(e.weight for e in items), 3)
+            score = round(self.ruleset.topic(topic_id).weight * sum(e.weight for e in items), 3)
             hits.append(TopicHit(topic_id, score, tuple(items)))
-        hits.sort(key=lambda h: (-h.score, h.topic))
-        topic_hits = [h for h in hits if h.topic not in self._ignore_ids]
-        scores = {h.topic: h.score for h in topic_hits}
-        # An ignore rule (newsletter, spam, thank-you note) wins when it reaches the threshold
-        # and scores at least as much as every topic: then the message gets no topics.
-        best = topic_hits[0].score if topic_hits else 0.0
-        for hit in hits:
-            if hit.topic in self._ignore_ids and hit.score >= max(settings.threshold, best):
+        return sorted(hits, key=lambda h: (-h.score, h.topic))
+
+    def _decide(
+        self, evidence: dict[str, list[Evidence]], text_only: dict[str, list[Evidence]], analysed: Analysed
+    ) -> Classification:
+        settings = self.ruleset.settings
+        hits = self._hits(evidence)
+        scores = {h.topic: h.score for h in hits}
+        # An ignore rule wins when it reaches the threshold and scores at least as much as every
+        # topic does on the new text alone: then the message gets no topics.
+        text_hits = self._hits(text_only)
+        best_on_text = max((h.score for h in text_hits if h.topic not in self._ignore_ids), default=0.0)
+        for hit in text_hits:
+            if hit.topic in self._ignore_ids and hit.score >= max(settings.threshold, best_on_text):
                 reason = f"ignore rule {hit.topic!r}: {self.ruleset.topic(hit.topic).title}"
-                others = tuple(h for h in hits if h is not hit)
-                return Classification((), scores, analysed.lang, analysed.plain, reason, (hit, *others))
+                return Classification((), scores, analysed.lang, analysed.plain, reason, (hit, *hits))
+        best = hits[0].score if hits else 0.0
         floor = max(settings.threshold, settings.secondary_share * best)
-        accepted = tuple(h for h in topic_hits if h.score >= floor)[: settings.max_topics]
-        rejected = tuple(h for h in hits if h not in accepted)
+        accepted = tuple(h for h in hits if h.score >= floor)[: settings.max_topics]
+        ignored = tuple(h for h in text_hits if h.topic in self._ignore_ids)
+        rejected = tuple(h for h in hits if h not in accepted) + ignored
         return Classification(accepted, scores, analysed.lang, analysed.plain, rejected=rejected)
 
 

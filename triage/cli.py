@@ -304,7 +304,7 @@ def rules_check(config_path: Path | None) -> None:
 @click.option("--examples", default=3, show_default=True, help="Example messages shown per change.")
 @config_option
 def rules_replay(since_text: str, apply: bool, examples: int, config_path: Path | None) -> None:
-    """Re-derive topics for stored mail with the current rules and show what changes."""
+    """Re-derive topics and flags for stored mail with the current rules and show what changes."""
     config = get_config(config_path)
     store = get_store(config)
     analyzer = get_analyzer(config)
@@ -315,6 +315,8 @@ def rules_replay(since_text: str, apply: bool, examples: int, config_path: Path 
         f"rules version {analyzer.version}: {report.messages} messages, {report.changed} would change"
         + (" (applied)" if apply else " (dry run; --apply writes)")
     )
+    for kind, (added, removed) in sorted(report.flag_changes.items()):
+        click.echo(f"  flags {kind}: +{added} -{removed}")
     for topic, change in sorted(report.changes.items()):
         click.echo(f"  {topic}: +{len(change.added)} -{len(change.removed)}")
         for sample in (change.added + change.removed)[:examples]:

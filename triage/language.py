@@ -218,10 +218,26 @@ class LanguageModels:
         token_matcher = Matcher(nlp.vocab, validate=True)
         for name, alternatives in patterns.items():
             try:
-                token_matcher.add(name, [[dict(t) for t in p] for p in alternatives])
+                token_matcher.add(name, [q for p in alternatives for q in _split_first_token(p)])
             except (ValueError, KeyError, TypeError) as exc:
                 raise RulePatternError(str(exc).splitlines()[0][:300]) from None
         return TermMatcher(nlp.vocab, phrase_matcher, token_matcher)
+
+
+def _split_first_token(pattern: Sequence[Mapping[str, Any]]) -> list[list[dict[str, Any]]]:
+    """[{LOWER: {IN: [a, b]}}, ...] as [{LOWER: a}, ...] and [{LOWER: b}, ...]: the same matches.
+
+    spaCy tests an IN set in Python for every token of every text, but exact values in C; the
+    first token is tried everywhere, so splitting its set makes the Matcher several times faster.
+    """
+    tokens = [dict(t) for t in pattern]
+    first = tokens[0] if tokens else {}
+    if len(first) != 1:
+        return [tokens]
+    ((attr, value),) = first.items()
+    if not isinstance(value, dict) or set(value) != {"IN"} or not isinstance(value["IN"], list):
+        return [tokens]
+    return [[{attr: choice}, *tokens[1:]] for choice in value["IN"]]
 
 
 class TermMatcher:

@@ -45,7 +45,12 @@ THANKS_MAX_WORDS = 40
 REPEAT, THANKS, REQUEST_CUES = "repeat", "thanks", "request-cues"
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 CONTRACTIONS = {
-    "can't": "cannot", "won't": "will not", "n't": " not", "'ve": " have", "'m": " am", "'re": " are",
+    "can't": "cannot",
+    "won't": "will not",
+    "n't": " not",
+    "'ve": " have",
+    "'m": " am",
+    "'re": " are",
 }
 CONTRACTION = re.compile(r"can't|won't|n't|'ve|'m|'re")
 ORDINALS = {2: "Second", 3: "Third", 4: "Fourth", 5: "Fifth"}
@@ -100,11 +105,23 @@ def normalise_text(text: str, ruleset: Ruleset) -> str:
 def find_phrases(text: str, ruleset: Ruleset, name: str, keys: Collection[str]) -> tuple[str, ...]:
     """The phrases of list `name` (its sub-lists `keys`, e.g. "en", "id") found in the text, sorted."""
     lists = ruleset.phrase_list(name)
-    phrases = tuple(sorted({normalise_text(p, ruleset) for key in keys for p in lists.get(key, ())}))
-    pattern = _phrase_pattern(phrases)
+    pattern = _compiled(ruleset, tuple(p for key in sorted(keys) for p in lists.get(key, ())))
     if pattern is None:
         return ()
-    return tuple(sorted({m.group(0) for m in pattern.finditer(normalise_text(text, ruleset))}))
+    return tuple(sorted({m.group(1) for m in pattern.finditer(normalise_text(text, ruleset))}))
+
+
+_COMPILED: dict[tuple[str, tuple[str, ...]], re.Pattern[str] | None] = {}
+
+
+def _compiled(ruleset: Ruleset, phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The phrases normalised like the text and compiled, once per rules version and list."""
+    key = (ruleset.version, phrases)
+    if key not in _COMPILED:
+        if len(_COMPILED) > 256:
+            _COMPILED.clear()
+        _COMPILED[key] = _phrase_pattern(tuple(sorted({normalise_text(p, ruleset) for p in phrases})))
+    return _COMPILED[key]
 
 
 @lru_cache(maxsize=64)
@@ -114,15 +131,18 @@ def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
         return None
     alternatives = []
     for phrase in sorted({" ".join(p.lower().split()) for p in phrases}, key=len, reverse=True):
-        body = r"\s+".join(re.escape(word) for word in phrase.split())
-        alternatives.append(r"(?<!\w)" + body + r"(?!\w)")
-    return re.compile("|".join(alternatives))
+        alternatives.append(r"\s+".join(re.escape(word) for word in phrase.split()) + r"(?!\w)")
+    # A lookahead at every word start, so overlapping phrases ("is still", "still dropping") all count.
+    return re.compile(r"(?<!\w)(?=(" + "|".join(alternatives) + "))")
 
 
 def is_thanks_only(view: MessageView, ruleset: Ruleset) -> bool:
-    """A short message that thanks or says it is sorted, and asks, requests and repeats nothing."""
+    """A short reply that thanks or says it is sorted, and asks, requests and repeats nothing.
+
+    A message that opens a conversation is never thanks only ("Parcel damaged. Thanks.").
+    """
     text = view.text
-    if "?" in text or len(WORD.findall(text)) > THANKS_MAX_WORDS:
+    if not _is_reply(view) or "?" in text or len(WORD.findall(text)) > THANKS_MAX_WORDS:
         return False
     if not find_phrases(text, ruleset, THANKS, ("en", "id")):
         return False
@@ -132,11 +152,19 @@ def is_thanks_only(view: MessageView, ruleset: Ruleset) -> bool:
     return not find_phrases(text, ruleset, REQUEST_CUES, ("en", "id"))
 
 
+def _own_subject(view: MessageView) -> bool:
+    """The subject is the customer's own, not "Re: ..." of an earlier mail."""
+    return view.subject.lower().split() == view.subject_norm.split()
+
+
+def _is_reply(view: MessageView) -> bool:
+    return bool(view.in_reply_to or view.references) or not _own_subject(view)
+
+
 def read_cues(view: MessageView, ruleset: Ruleset) -> Cues:
     """Phrases, thanks and identifiers of one message; a subject the customer wrote counts too."""
     identifiers = find_identifiers(f"{view.subject}\n{view.text}", ruleset)
-    own_subject = view.subject.lower().split() == view.subject_norm.split()  # not "Re: ..." of an old mail
-    text = f"{view.subject}\n{view.text}" if own_subject else view.text
+    text = f"{view.subject}\n{view.text}" if _own_subject(view) else view.text
     return Cues(
         recontact=find_phrases(text, ruleset, REPEAT, ("en", "id")),
         ongoing=find_phrases(text, ruleset, REPEAT, ("en-still", "id-still")),
@@ -160,6 +188,7 @@ class _History:
     threads: Mapping[int, str]
     cues: Mapping[int, Cues]
     replies_to: Mapping[int, tuple[MessageView, ...]]  # question id -> real replies, in date order
+    thanks: Mapping[str, tuple[MessageView, ...]]  # contact -> thank-you-only messages, in date order
     failed_replies: frozenset[int]
     window: timedelta
     identifier_window: timedelta
@@ -177,9 +206,8 @@ class _History:
     def thanked_between(self, earlier: MessageView, view: MessageView) -> bool:
         """Did the customer send a thank-you-only message in the earlier conversation before `view`?"""
         return any(
-            _key(earlier) < _key(t) < _key(view) and self.cues[t.id].thanks_only
-            and self.contacts[t.id] == self.contacts[earlier.id] and self.same_conversation(t, earlier)
-            for t in self.incoming
+            _key(earlier) < _key(t) < _key(view) and self.same_conversation(t, earlier)
+            for t in self.thanks.get(self.contacts[earlier.id], ())
         )
 
 
@@ -194,15 +222,19 @@ def _history(
     failed_replies: Collection[int],
 ) -> _History:
     ordered = chronological(views)
-    incoming = tuple(
-        v for v in ordered if v.direction is Direction.IN and v.automated is None and v.id in contacts
-    )
+    incoming = tuple(v for v in ordered if v.direction is Direction.IN and v.automated is None and v.id in contacts)
+    cues = {v.id: read_cues(v, ruleset) for v in incoming}
+    thanks: dict[str, list[MessageView]] = {}
+    for view in incoming:
+        if cues[view.id].thanks_only:
+            thanks.setdefault(contacts[view.id], []).append(view)
     return _History(
         incoming=incoming,
         contacts=contacts,
         threads=thread_keys(ordered),
-        cues={v.id: read_cues(v, ruleset) for v in incoming},
+        cues=cues,
         replies_to=_replies_to(ordered, links),
+        thanks={contact: tuple(found) for contact, found in thanks.items()},
         failed_replies=frozenset(failed_replies),
         window=window,
         identifier_window=max(window, identifier_window),
@@ -237,9 +269,7 @@ def find_repeats(
     failed_replies: Collection[int] = (),
 ) -> list[Flag]:
     """`repeat-contact` flags on incoming mail and `unresolved` flags on the replies before them."""
-    history = _history(
-        views, contacts, links, ruleset, window, identifier_window, resend_after, failed_replies
-    )
+    history = _history(views, contacts, links, ruleset, window, identifier_window, resend_after, failed_replies)
     flags: list[Flag] = []
     unresolved: dict[int, list[tuple[MessageView, Earlier]]] = {}
     for view, matches in _repeats(history):
@@ -309,12 +339,17 @@ def _conversation_match(view: MessageView, earlier: MessageView, history: _Histo
 
 
 def _earlier(
-    view: MessageView, earlier: MessageView, reasons: tuple[str, ...], reply: MessageView | None,
+    view: MessageView,
+    earlier: MessageView,
+    reasons: tuple[str, ...],
+    reply: MessageView | None,
     history: _History,
 ) -> Earlier:
     cues, earlier_cues = history.cues[view.id], history.cues[earlier.id]
     return Earlier(
-        earlier, reasons, reply,
+        earlier,
+        reasons,
+        reply,
         case_ids=tuple(sorted(_values(cues.case_ids) & _values(earlier_cues.case_ids))),
         account_ids=tuple(sorted(_values(cues.account_ids) & _values(earlier_cues.account_ids))),
         topics=tuple(sorted(set(view.topics) & set(earlier.topics))),
@@ -380,7 +415,7 @@ def _repeat_explanation(view: MessageView, matches: Sequence[Earlier]) -> str:
 
 
 def _join(words: Sequence[str]) -> str:
-    """"a", "a and b", "a, b and c"."""
+    """ "a", "a and b", "a, b and c"."""
     return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
 
 
@@ -410,8 +445,7 @@ def _unresolved_flag(pairs: Sequence[tuple[MessageView, Earlier]]) -> Flag:
         "question": match.view.message_id,
         "question_date": match.view.date.isoformat(),
         "repeats": [
-            {"message_id": v.message_id, "date": v.date.isoformat(), "reasons": list(m.reasons)}
-            for v, m in pairs
+            {"message_id": v.message_id, "date": v.date.isoformat(), "reasons": list(m.reasons)} for v, m in pairs
         ],
     }
     related = tuple(dict.fromkeys([match.view.message_id] + [v.message_id for v, _ in pairs]))
@@ -507,7 +541,9 @@ def _asks(
         return False
     sender = normalise_address(view.sender)
     follows_answer = any(
-        q.id in answered and _key(q) < _key(view) and normalise_address(q.sender) == sender
+        q.id in answered
+        and _key(q) < _key(view)
+        and normalise_address(q.sender) == sender
         and q.subject_norm == view.subject_norm
         and (bool(q.subject_norm) or threads.get(q.id) == threads.get(view.id))
         for q in ordered
@@ -520,13 +556,13 @@ def _asks(
     return bool(requests) and not find_phrases(view.text, ruleset, THANKS, ("en", "id"))
 
 
-def _unanswered_flag(
-    view: MessageView, ordered: Sequence[MessageView], now: datetime, sla_hours: float
-) -> Flag:
+def _unanswered_flag(view: MessageView, ordered: Sequence[MessageView], now: datetime, sla_hours: float) -> Flag:
     age = now - view.date
     acks = [
-        v for v in ordered
-        if v.direction is Direction.OUT and v.automated is not None
+        v
+        for v in ordered
+        if v.direction is Direction.OUT
+        and v.automated is not None
         and (v.in_reply_to == view.message_id or view.message_id in v.references)
     ]
     severity = "high" if age.total_seconds() >= 3 * sla_hours * 3600 else "medium"

@@ -13,7 +13,7 @@ depends on the order in which mail arrived.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from triage.contacts import normalise_address
 from triage.model import Direction, MessageView
@@ -65,18 +65,22 @@ def link_replies(views: Sequence[MessageView]) -> dict[int, tuple[int, ...]]:
     for view in ordered:
         by_message_id.setdefault(view.message_id, view)
     threads = thread_keys(ordered)
-    questions = [v for v in ordered if v.direction is Direction.IN and v.automated is None]
+    by_sender: dict[str, list[MessageView]] = {}
+    for view in ordered:
+        if view.direction is Direction.IN and view.automated is None:
+            by_sender.setdefault(normalise_address(view.sender), []).append(view)
     answered: set[int] = set()
     links: dict[int, tuple[int, ...]] = {}
     for reply in (v for v in ordered if is_real_reply(v)):
-        anchor = header_anchor(reply, by_message_id)
-        if anchor is None:
-            anchor = fallback_anchor(reply, questions, answered)
+        anchor = header_anchor(reply, by_message_id) or fallback_anchor(reply, by_sender, answered)
         if anchor is None:
             continue
         pending = [
-            q for q in questions
-            if q.id not in answered and q.id != anchor.id and (q.date, q.id) < (reply.date, reply.id)
+            q
+            for q in by_sender.get(normalise_address(anchor.sender), ())
+            if q.id not in answered
+            and q.id != anchor.id
+            and (q.date, q.id) < (reply.date, reply.id)
             and same_conversation(q, anchor, threads)
         ]
         linked = tuple(sorted({anchor.id, *(q.id for q in pending)}))
@@ -108,15 +112,19 @@ def _parent(view: MessageView, by_message_id: dict[str, MessageView]) -> Message
 
 
 def fallback_anchor(
-    reply: MessageView, questions: Sequence[MessageView], answered: set[int]
+    reply: MessageView, by_sender: Mapping[str, Sequence[MessageView]], answered: set[int]
 ) -> MessageView | None:
     """Latest message before the reply from a recipient with the same subject, unanswered first."""
-    recipients = {normalise_address(r) for r in reply.recipients}
-    earlier = [
-        q for q in questions
-        if normalise_address(q.sender) in recipients and q.subject_norm == reply.subject_norm
-        and (q.date, q.id) < (reply.date, reply.id)
-    ]
+    recipients = sorted({normalise_address(r) for r in reply.recipients})
+    earlier = sorted(
+        (
+            q
+            for r in recipients
+            for q in by_sender.get(r, ())
+            if q.subject_norm == reply.subject_norm and (q.date, q.id) < (reply.date, reply.id)
+        ),
+        key=lambda q: (q.date, q.id),
+    )
     unanswered = [q for q in earlier if q.id not in answered]
     if unanswered:
         return unanswered[-1]

@@ -1,0 +1,194 @@
+"""Contacts: address normalisation, identifiers customers cite, and addresses merged into one contact."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from triage.contacts import find_identifiers, normalise_address, resolve_contacts
+from triage.model import Direction, MessageView
+from triage.rules import Ruleset, default_rules_dir, load_rules
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+SUPPORT = ("help@shop.example", "cs@shop.example")
+
+
+@pytest.fixture(scope="module")
+def ruleset() -> Ruleset:
+    return load_rules([default_rules_dir()])
+
+
+def mail(
+    row: int,
+    sender: str,
+    text: str,
+    *,
+    to: tuple[str, ...] = ("help@shop.example",),
+    direction: Direction = Direction.IN,
+    automated: str | None = None,
+    subject: str = "Help",
+) -> MessageView:
+    return MessageView(
+        id=row,
+        message_id=f"<m{row}@test>",
+        direction=direction,
+        sender=sender,
+        recipients=to,
+        date=START + timedelta(hours=row),
+        subject=subject,
+        subject_norm=subject.lower(),
+        in_reply_to=None,
+        references=(),
+        text=text,
+        lang="en",
+        automated=automated,
+    )
+
+
+def values(text: str, ruleset: Ruleset) -> set[str]:
+    return {value for _, value in find_identifiers(text, ruleset)}
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("Rina.Putri@Example.COM", "rina.putri@example.com"),
+        ("rina+shop@example.com", "rina@example.com"),
+        ("r.i.n.a+orders@gmail.com", "rina@gmail.com"),
+        ("Rina.P@googlemail.com", "rinap@gmail.com"),
+        ("<rina@example.com>", "rina@example.com"),
+    ],
+)
+def test_normalise_address(address: str, expected: str) -> None:
+    assert normalise_address(address) == expected
+
+
+def test_dots_are_kept_outside_gmail() -> None:
+    assert normalise_address("r.putri@yahoo.co.id") != normalise_address("rputri@yahoo.co.id")
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "value"),
+    [
+        ("Where is my order #48213? It was paid last week.", "order", "48213"),
+        ("Mohon dicek no. pesanan 48213 ya kak", "order", "48213"),
+        ("ID pelanggan 1120458837, paket 20 Mbps", "customer", "1120458837"),
+        ("my customer number is 5501 2288 41", "customer", "5501228841"),
+        ("The invoice INV/2025/09/118342 shows a double charge", "reference", "INV202509118342"),
+        ("NIK 3201234567890001 atas nama saya", "nik", "3201234567890001"),
+        ("nomor resi JX 8812 3344 5566 belum bergerak", "tracking", "881233445566"),
+        ("saya sudah buat tiket #CS-77120 kemarin", "ticket", "CS77120"),
+        ("nomor permohonan IMB/2026/03/0077", "application", "IMB2026030077"),
+    ],
+)
+def test_find_identifiers_in_english_and_indonesian(ruleset: Ruleset, text: str, name: str, value: str) -> None:
+    assert (name, value) in find_identifiers(text, ruleset)
+
+
+def test_separators_and_case_do_not_matter(ruleset: Ruleset) -> None:
+    assert values("my order ord-48213", ruleset) & values("ORD 48213 again", ruleset) == {"ORD48213"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I paid 4821 last week",  # a bare short number
+        "order 4821 please",  # too short even after a keyword
+        "call me on 0812 3456 7890 or WA 081234567890",  # phone numbers
+        "the bill was IDR 427,350 and Rp 1.089.000",  # amounts
+        "tagihan 10/2025 jatuh tempo 2025-10-20",  # dates
+        "my ZTE F670L and the AX-1800 router",  # model names
+        "hubungi layanan pelanggan 1500-746",  # a hotline
+    ],
+)
+def test_numbers_that_are_not_identifiers(ruleset: Ruleset, text: str) -> None:
+    assert find_identifiers(text, ruleset) == set()
+
+
+def test_second_address_citing_the_same_order_is_the_same_contact(ruleset: Ruleset) -> None:
+    views = [
+        mail(1, "budi.santoso@gmail.com", "My order NX-2026-00417 has not arrived."),
+        mail(2, "budi@kantor-maju.example", "Writing from work: order NX-2026-00417 is still missing."),
+        mail(3, "someone.else@example.net", "My order NX-2026-99999 is late too."),
+    ]
+    contacts = resolve_contacts(views, ruleset, SUPPORT)
+    assert contacts[1] == contacts[2] == "budi@kantor-maju.example"  # the smallest address of the group
+    assert contacts[3] == "someone.else@example.net"
+
+
+def test_indonesian_customer_number_merges_a_family_address(ruleset: Ruleset) -> None:
+    views = [
+        mail(1, "sari.wulandari@yahoo.co.id", "Tagihan saya dobel, nomor pelanggan 7720118845."),
+        mail(
+            2,
+            "agus.prasetyo@mailku.example",
+            "Saya suaminya Ibu Sari, nomor pelanggan 7720118845 belum dijawab.",
+        ),
+    ]
+    contacts = resolve_contacts(views, ruleset, SUPPORT)
+    assert contacts[1] == contacts[2]
+
+
+def test_strangers_without_a_shared_identifier_stay_apart(ruleset: Ruleset) -> None:
+    views = [
+        mail(1, "a@example.net", "Order 55120 is late and I paid 4821."),
+        mail(2, "b@example.net", "Order 55121 is late and I paid 4821."),
+    ]
+    contacts = resolve_contacts(views, ruleset, SUPPORT)
+    assert contacts[1] != contacts[2]
+
+
+def test_an_identifier_cited_by_many_addresses_is_shared_not_personal(ruleset: Ruleset) -> None:
+    views = [mail(i, f"c{i}@example.net", "Outage ticket TCK-260302-0001 again!") for i in range(1, 6)]
+    contacts = resolve_contacts(views, ruleset, SUPPORT)
+    assert len(set(contacts.values())) == 5
+
+
+def test_gmail_variants_are_one_contact(ruleset: Ruleset) -> None:
+    views = [mail(1, "Dewi.Lestari@gmail.com", "Hello"), mail(2, "dewilestari+shop@googlemail.com", "Hi")]
+    contacts = resolve_contacts(views, ruleset, SUPPORT)
+    assert contacts[1] == contacts[2] == "dewilestari@gmail.com"
+
+
+def test_an_address_named_in_the_text_joins_the_contact(ruleset: Ruleset) -> None:
+    views = [
+        mail(1, "tono@old-mail.example", "My account is locked."),
+        mail(2, "tono.w@new-office.example", "I wrote from tono@old-mail.example on Monday, no answer."),
+    ]
+    contacts = resolve_contacts(views, ruleset, SUPPORT)
+    assert contacts[1] == contacts[2]
+
+
+def test_outgoing_mail_belongs_to_its_recipient_and_automated_mail_is_not_merged(ruleset: Ruleset) -> None:
+    views = [
+        mail(1, "budi.santoso@gmail.com", "Order NX-2026-00417 please"),
+        mail(2, "budi@kantor-maju.example", "Order NX-2026-00417 again"),
+        mail(
+            3,
+            "help@shop.example",
+            "We are on it.",
+            to=("cs@shop.example", "Budi.Santoso@gmail.com"),
+            direction=Direction.OUT,
+        ),
+        mail(4, "mailer-daemon@shop.example", "Undelivered: order NX-2026-00417", automated="bounce"),
+    ]
+    contacts = resolve_contacts(views, ruleset, SUPPORT)
+    assert contacts[3] == contacts[1] == contacts[2]
+    assert contacts[4] == "mailer-daemon@shop.example"
+
+
+def test_contacts_do_not_depend_on_input_order(ruleset: Ruleset) -> None:
+    views = [
+        mail(1, "x.y@gmail.com", "order NX-2026-00417"),
+        mail(2, "zed@work.example", "order NX-2026-00417 and customer ID 5512345678"),
+        mail(3, "amy@home.example", "customer ID 5512345678"),
+        mail(4, "solo@example.net", "nothing to cite"),
+    ]
+    expected = resolve_contacts(views, ruleset, SUPPORT)
+    for seed in range(5):
+        shuffled = views[:]
+        random.Random(seed).shuffle(shuffled)
+        assert resolve_contacts(shuffled, ruleset, SUPPORT) == expected
+    assert expected[1] == expected[2] == expected[3] == "amy@home.example"
