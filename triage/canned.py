@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-from datasketch import MinHash, MinHashLSH
+from typing import Any
 
 from triage.model import Flag, MessageView
 
@@ -38,7 +37,9 @@ def shingles(words: Sequence[str]) -> set[str]:
     return {" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
 
 
-def minhash(items: set[str]) -> MinHash:
+def minhash(items: set[str]) -> Any:
+    from datasketch import MinHash  # imported on use: it pulls in scipy, half a second per CLI start
+
     signature = MinHash(num_perm=PERMUTATIONS, seed=7)
     signature.update_batch([item.encode("utf-8") for item in items])
     return signature
@@ -53,6 +54,8 @@ class ReplyText:
 
 def similar_groups(replies: Sequence[ReplyText]) -> list[list[ReplyText]]:
     """Groups of replies whose texts are near-identical (connected through LSH neighbours)."""
+    from datasketch import MinHashLSH
+
     index = MinHashLSH(threshold=SAME_TEXT, num_perm=PERMUTATIONS)
     signatures = {}
     for item in replies:

@@ -222,7 +222,9 @@ def _history(
     failed_replies: Collection[int],
 ) -> _History:
     ordered = chronological(views)
-    incoming = tuple(v for v in ordered if v.direction is Direction.IN and v.automated is None and v.id in contacts)
+    incoming = tuple(
+        v for v in ordered if v.direction is Direction.IN and v.automated is None and v.id in contacts
+    )
     cues = {v.id: read_cues(v, ruleset) for v in incoming}
     thanks: dict[str, list[MessageView]] = {}
     for view in incoming:
@@ -269,7 +271,9 @@ def find_repeats(
     failed_replies: Collection[int] = (),
 ) -> list[Flag]:
     """`repeat-contact` flags on incoming mail and `unresolved` flags on the replies before them."""
-    history = _history(views, contacts, links, ruleset, window, identifier_window, resend_after, failed_replies)
+    history = _history(
+        views, contacts, links, ruleset, window, identifier_window, resend_after, failed_replies
+    )
     flags: list[Flag] = []
     unresolved: dict[int, list[tuple[MessageView, Earlier]]] = {}
     for view, matches in _repeats(history):
@@ -445,7 +449,8 @@ def _unresolved_flag(pairs: Sequence[tuple[MessageView, Earlier]]) -> Flag:
         "question": match.view.message_id,
         "question_date": match.view.date.isoformat(),
         "repeats": [
-            {"message_id": v.message_id, "date": v.date.isoformat(), "reasons": list(m.reasons)} for v, m in pairs
+            {"message_id": v.message_id, "date": v.date.isoformat(), "reasons": list(m.reasons)}
+            for v, m in pairs
         ],
     }
     related = tuple(dict.fromkeys([match.view.message_id] + [v.message_id for v, _ in pairs]))
@@ -500,6 +505,14 @@ def find_unanswered(
     if ruleset is not None and contacts is not None:
         answered |= _answered_through_repeats(ordered, contacts, links, ruleset, answered)
     threads = thread_keys(ordered)
+    by_sender: dict[str, list[MessageView]] = {}
+    acks: dict[str, list[MessageView]] = {}
+    for view in ordered:
+        if view.direction is Direction.IN:
+            by_sender.setdefault(normalise_address(view.sender), []).append(view)
+        elif view.automated is not None:
+            for parent in {view.in_reply_to, *view.references} - {None}:
+                acks.setdefault(str(parent), []).append(view)
     sla = timedelta(hours=sla_hours)
     flags = []
     for view in ordered:
@@ -507,9 +520,12 @@ def find_unanswered(
             continue
         if now - view.date < sla or (require_topic and not view.topics):
             continue
-        if ruleset is not None and not _asks(view, ordered, answered, threads, ruleset):
+        earlier = by_sender.get(normalise_address(view.sender), [])
+        if ruleset is not None and not _asks(
+            view, _follows_answer(view, earlier, answered, threads), ruleset
+        ):
             continue
-        flags.append(_unanswered_flag(view, ordered, now, sla_hours))
+        flags.append(_unanswered_flag(view, acks.get(view.message_id, []), now, sla_hours))
     return flags
 
 
@@ -529,25 +545,23 @@ def _answered_through_repeats(
     return found - answered
 
 
-def _asks(
-    view: MessageView,
-    ordered: Sequence[MessageView],
-    answered: set[int],
-    threads: Mapping[int, str],
-    ruleset: Ruleset,
+def _follows_answer(
+    view: MessageView, earlier: Sequence[MessageView], answered: set[int], threads: Mapping[int, str]
 ) -> bool:
+    """Is the message a follow-up in a conversation we already answered?"""
+    return any(
+        q.id in answered
+        and _key(q) < _key(view)
+        and q.subject_norm == view.subject_norm
+        and (bool(q.subject_norm) or threads.get(q.id) == threads.get(view.id))
+        for q in earlier
+    )
+
+
+def _asks(view: MessageView, follows_answer: bool, ruleset: Ruleset) -> bool:
     """Does the message want an answer? Not thanks only; after an answer, a question or a request."""
     if is_thanks_only(view, ruleset):
         return False
-    sender = normalise_address(view.sender)
-    follows_answer = any(
-        q.id in answered
-        and _key(q) < _key(view)
-        and normalise_address(q.sender) == sender
-        and q.subject_norm == view.subject_norm
-        and (bool(q.subject_norm) or threads.get(q.id) == threads.get(view.id))
-        for q in ordered
-    )
     if not follows_answer or "?" in view.text:
         return True
     if find_phrases(view.text, ruleset, REPEAT, ("en", "id", "en-still", "id-still")):
@@ -556,15 +570,8 @@ def _asks(
     return bool(requests) and not find_phrases(view.text, ruleset, THANKS, ("en", "id"))
 
 
-def _unanswered_flag(view: MessageView, ordered: Sequence[MessageView], now: datetime, sla_hours: float) -> Flag:
+def _unanswered_flag(view: MessageView, acks: Sequence[MessageView], now: datetime, sla_hours: float) -> Flag:
     age = now - view.date
-    acks = [
-        v
-        for v in ordered
-        if v.direction is Direction.OUT
-        and v.automated is not None
-        and (v.in_reply_to == view.message_id or view.message_id in v.references)
-    ]
     severity = "high" if age.total_seconds() >= 3 * sla_hours * 3600 else "medium"
     about = f" about {view.topics[0]}" if view.topics else ""
     ack_note = " (only an automatic acknowledgement was sent)" if acks else ""
