@@ -155,11 +155,19 @@ def _migrate_flags(db: sqlite_utils.Database) -> None:
     db.table("flag_feedback").create({"key": str, "kind": str, "verdict": str, "note": str, "at": str}, pk="key")
 
 
+def _migrate_digests(db: sqlite_utils.Database) -> None:
+    # One row per digest period sent, so a restart never sends the same period twice.
+    db.table("digests_sent").create(
+        {"period": str, "sent_at": str, "recipients": str, "flags": int}, pk="period"
+    )
+
+
 # Named, append-only: a released migration is never edited, only followed by a new one.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migrate_initial),
     ("0002_topics", _migrate_topics),
     ("0003_flags", _migrate_flags),
+    ("0004_digests", _migrate_digests),
 ]
 
 
@@ -440,6 +448,20 @@ class Store:
         for row in self.db.query("SELECT kind, verdict, COUNT(*) AS n FROM flag_feedback GROUP BY kind, verdict"):
             counts.setdefault(row["kind"], {"confirmed": 0, "dismissed": 0})[row["verdict"]] = row["n"]
         return counts
+
+    # -- digests -----------------------------------------------------------------------------
+
+    def digest_sent(self, period: str) -> bool:
+        return self.db.execute("SELECT 1 FROM digests_sent WHERE period = ?", (period,)).fetchone() is not None
+
+    def record_digest_sent(self, period: str, recipients: Sequence[str], flags: int) -> bool:
+        """Record a sent period; False when it was already recorded (another process sent it)."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO digests_sent (period, sent_at, recipients, flags) VALUES (?, ?, ?, ?)",
+                (period, utc_now(), ",".join(recipients), flags),
+            )
+        return cursor.rowcount == 1
 
     # -- service state -----------------------------------------------------------------------
 
