@@ -367,8 +367,9 @@ def find_ignored_details(exchange: Exchange) -> list[Flag]:
     if not exchange.details or used_details(exchange) or asks_for_details(exchange):
         return []
     substance = exchange.substance()
-    if len(substance) >= SPECIFIC_MIN or exchange.reply_details:
-        return []  # a reply about this case in its own words and numbers has read the details
+    own_text = "\n".join(s.text for s in exchange.own_lines)
+    if len(substance) >= SPECIFIC_MIN or exchange.reply_details or concrete(own_text):
+        return []  # a reply about this case in its own words, numbers or times has read the details
     given = [f"{d.kind} {d.text}" for d in exchange.details]
     return [
         _flag(
@@ -394,27 +395,34 @@ def judge_parts(exchange: Exchange) -> list[PartVerdict]:
     verdicts = []
     for part in exchange.parts:
         shared = part.terms & reply_terms
-        # Too few words to compare, or two languages: the reply gets the benefit of the doubt.
-        engaged = bool(shared) or not exchange.comparable or len(part.terms) < PART_MIN_WORDS
         lexicon = exchange.lexicon
         missing = tuple(k for k in part.wants if not gives(lexicon, k, answer_text(exchange, part, k)))
+        # Given the kind of answer asked for ("when?" -> a date), too few words to compare, or
+        # two languages: the reply gets the benefit of the doubt.
+        engaged = (
+            bool(shared)
+            or bool(part.wants and not missing)
+            or not exchange.comparable
+            or len(part.terms) < PART_MIN_WORDS
+        )
         verdicts.append(PartVerdict(part, shared, engaged, missing))
     return verdicts
 
 
 def answer_text(exchange: Exchange, part: Part, kind: str) -> str:
-    """Where the reply should give the kind of answer a part wants.
+    """Where the reply should give the kind of answer a part wants: in its own lines.
 
-    A time or an amount may stand anywhere (often in a list of its own). A reason must be given
-    about the thing asked: "because" in a paragraph on something else does not answer "why", so
-    only the sentences sharing the part's words, and their neighbours, count.
+    "We will get back to you within 2 days" does not say when the refund comes. A time or an
+    amount may stand anywhere else (often in a list of its own). A reason must be given about the
+    thing asked: "because" in a paragraph on something else does not answer "why", so only the
+    sentences sharing the part's words, and their neighbours, count.
     """
-    sentences = exchange.reply_sentences
-    if kind != "reason" or not exchange.comparable or len(part.terms) < PART_MIN_WORDS:
-        return exchange.reply_body
-    about = {i for i, s in enumerate(sentences) if s.terms & part.terms}
-    near = {j for i in about for j in (i - 1, i, i + 1) if 0 <= j < len(sentences)}
-    return "\n".join(sentences[i].text for i in sorted(near))
+    sentences = exchange.own_lines
+    if kind == "reason" and exchange.comparable and len(part.terms) >= PART_MIN_WORDS:
+        about = {i for i, s in enumerate(sentences) if s.terms & part.terms}
+        near = {j for i in about for j in (i - 1, i, i + 1) if 0 <= j < len(sentences)}
+        sentences = [sentences[i] for i in sorted(near)]
+    return "\n".join(s.text for s in sentences)
 
 
 def gives(lexicon: Lexicon, kind: str, text: str) -> bool:
@@ -426,6 +434,11 @@ def gives(lexicon: Lexicon, kind: str, text: str) -> bool:
     if kind == "amount":
         return bool(CURRENCY_AMOUNT.search(text) or PERCENT.search(text))
     return False
+
+
+def concrete(text: str) -> bool:
+    """Whether a text names a date, a clock time or an amount: the marks of a specific answer."""
+    return any(pattern.search(text) for pattern in (DATE, CLOCK, CURRENCY_AMOUNT, PERCENT))
 
 
 def used_details(exchange: Exchange) -> list[Detail]:

@@ -116,7 +116,10 @@ class Classifier:
         neighbours = self._examples.nearest(heading.lemmas + body.lemmas)
         evidence = self._evidence(self.ruleset.topics, heading_matches + body_matches, neighbours, content, headers)
         text_only: dict[str, list[Evidence]] = {}
-        if self.ruleset.ignore:
+        # Examples alone never make an ignore rule win: weigh ignore rules (against the topics
+        # on the new text) only when one matched a word, pattern, regex or header.
+        candidates = self._evidence(self.ruleset.ignore, body_matches, {}, text, headers)
+        if any(items and all(e.kind != "exclude" for e in items) for items in candidates.values()):
             text_only = self._evidence(self._rules, body_matches, self._examples.nearest(body.lemmas), text, headers)
         return self._decide(evidence, text_only, body)
 
