@@ -52,8 +52,8 @@ AUTO_ACK_WINDOW = timedelta(minutes=10)
 # Content words a reply must share with the question outside courtesy, redirect and
 # acknowledgement lines to count as saying something about it (auto-ack, deflection).
 SUBSTANCE_MIN = 3
-# ... and to count as speaking to this case in its own words (ignored-details).
-SPECIFIC_MIN = 4
+# A reply with fewer content words than this outside those lines is a template (ignored-details).
+OWN_WORDS_MIN = 5
 # Cosine of content words under which a reply on other topics is off-topic.
 OFF_TOPIC_MAX_SIMILARITY = 0.08
 # A part of the question needs this many content words to be judged left out (none in the reply).
@@ -342,11 +342,10 @@ def find_partial_answer(exchange: Exchange) -> list[Flag]:
     """partial-answer: parts of the question left out, or not given the kind of answer they ask for."""
     verdicts = judge_parts(exchange)
     left_out = [v for v in verdicts if not v.answered]
-    wrong_kind = [v for v in left_out if v.missing]
-    taken_up = [v for v in verdicts if v.shared]
-    # A part left out counts only beside one the reply took up: when the reply shares no words with
-    # any part, word overlap is too weak a signal to say which part it meant to answer.
-    if not wrong_kind and not (left_out and taken_up):
+    # Only when the reply takes up some part (uses its words): a reply sharing no words with any
+    # part is too far off for word overlap to say what it meant to answer (off-topic, deflection
+    # and ignored-details judge those).
+    if not left_out or not any(v.shared for v in verdicts):
         return []
     answered = len(verdicts) - len(left_out)
     things = f"{len(left_out)} of the {len(verdicts)} things" if len(verdicts) > 1 else "what"
@@ -366,10 +365,9 @@ def find_ignored_details(exchange: Exchange) -> list[Flag]:
     """ignored-details: specifics given; the reply uses none, asks for none and says nothing specific."""
     if not exchange.details or used_details(exchange) or asks_for_details(exchange):
         return []
-    substance = exchange.substance()
-    own_text = "\n".join(s.text for s in exchange.own_lines)
-    if len(substance) >= SPECIFIC_MIN or exchange.reply_details or concrete(own_text):
-        return []  # a reply about this case in its own words, numbers or times has read the details
+    own_words = exchange.reply_terms(own=True)
+    if len(own_words) >= OWN_WORDS_MIN or exchange.reply_details:
+        return []  # the reply says something of its own: word overlap cannot tell whether it read the details
     given = [f"{d.kind} {d.text}" for d in exchange.details]
     return [
         _flag(
@@ -377,9 +375,9 @@ def find_ignored_details(exchange: Exchange) -> list[Flag]:
             "ignored-details",
             "medium" if len(given) >= 3 else "low",
             f"The customer gave {_quote_list(given[:4])}{' and more' if len(given) > 4 else ''}, but the "
-            "reply uses none of it, asks for nothing and says nothing specific to this case.",
+            "reply uses none of it, asks for nothing and says nothing beyond courtesy lines.",
             ignored=[{"kind": d.kind, "text": d.text} for d in exchange.details],
-            shared_words=sorted(substance),
+            reply_own_words=sorted(own_words),
         )
     ]
 

@@ -75,18 +75,19 @@ class Classifier:
         key = lang if lang in PIPELINE_LANGS else PLAIN
         if key not in self._matchers:
             phrases: dict[str, list[str]] = defaultdict(list)
+            exact: dict[str, list[str]] = defaultdict(list)  # "=word": this form, not its lemma
             patterns: dict[str, list[list[dict[str, object]]]] = defaultdict(list)
             for topic in self._rules:
+                terms = [("exclude", word) for word in topic.exclude]
                 for kind, table in (("keyword", topic.keywords), ("hint", topic.hints)):
-                    for words in table.values():
-                        for word in words:
-                            phrases[SEPARATOR.join((kind, topic.id, word))].append(word)
-                for word in topic.exclude:
-                    phrases[SEPARATOR.join(("exclude", topic.id, word))].append(word)
+                    terms += [(kind, word) for words in table.values() for word in words]
+                for kind, word in terms:
+                    target = exact if word.startswith("=") else phrases
+                    target[SEPARATOR.join((kind, topic.id, word))].append(word.removeprefix("="))
                 for pattern in topic.patterns:
                     name = SEPARATOR.join(("pattern", topic.id, pattern.name))
                     patterns[name].append([dict(t) for t in pattern.pattern])
-            self._matchers[key] = self.models.term_matcher(key, phrases, patterns)
+            self._matchers[key] = self.models.term_matcher(key, phrases, patterns, exact)
         return self._matchers[key]
 
     def classify(

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -130,17 +130,41 @@ def import_(folder: str, paths: tuple[Path, ...], config_path: Path | None) -> N
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @config_option
 def status(fmt: str, config_path: Path | None) -> None:
-    """Per account and folder: last sync, UIDVALIDITY, last UID, counts and last error."""
+    """Per account and folder: last sync, UIDVALIDITY, last UID, counts and last error.
+
+    Exits 1 when a watched folder has not synced for [health] stale_hours, for monitoring.
+    """
     config = get_config(config_path)
     store = get_store(config)
     rows, counts, state = store.status_rows(), store.counts(), store.state()
     service = {key: row["value"] for key, row in state.items()}
     checks = check_precision(store)
+    stale = stale_folders(config, rows, datetime.now(UTC))
     if fmt == "json":
-        click.echo(json.dumps({"folders": rows, "totals": counts, "service": service, "checks": checks}, indent=2))
-        return
-    click.echo(render_status(rows, counts, service))
-    click.echo(render_checks(checks))
+        click.echo(
+            json.dumps(
+                {"folders": rows, "totals": counts, "service": service, "checks": checks, "stale": stale}, indent=2
+            )
+        )
+    else:
+        click.echo(render_status(rows, counts, service))
+        click.echo(render_checks(checks))
+        for folder in stale:
+            click.echo(f"STALE: {folder}")
+    sys.exit(1 if stale else 0)
+
+
+def stale_folders(config: Config, rows: list[dict[str, Any]], now: datetime) -> list[str]:
+    """Watched folders of configured accounts with no successful sync for [health] stale_hours."""
+    limit = now - timedelta(hours=config.health.stale_hours)
+    synced = {(row["account"], row["role"]): row["last_sync"] for row in rows}
+    stale = []
+    for account in config.accounts:
+        for role in ("inbox", "sent"):
+            last = synced.get((account.name, role))
+            if last is None or datetime.fromisoformat(last) < limit:
+                stale.append(f"{account.name}/{role}: last sync {last or 'never'}")
+    return stale
 
 
 def check_precision(store: Store) -> dict[str, dict[str, Any]]:
@@ -471,6 +495,45 @@ def flags_dismiss(flag_id: int, note: str | None, config_path: Path | None) -> N
 def flags_confirm(flag_id: int, note: str | None, config_path: Path | None) -> None:
     """Mark a flag as right; confirmed and dismissed counts give each check's precision."""
     record_verdict(flag_id, "confirmed", note, config_path)
+
+
+@main.command()
+@click.option("--since", "since_text", default="24h", show_default=True, help="The period: 24h, 7d, 365d or all.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "markdown", "html", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@click.option("--send", "send_mail", is_flag=True, help="Also e-mail it to [digest] recipients (text and HTML).")
+@config_option
+def digest(since_text: str, fmt: str, out: Path | None, send_mail: bool, config_path: Path | None) -> None:
+    """The digest for support leads: flagged replies, repeats, unanswered mail, volumes, health."""
+    from triage.digest_job import render_period, send_digest
+    from triage.mailer import MailerError
+
+    config = get_config(config_path)
+    store = get_store(config)
+    now = datetime.now(UTC)
+    with user_errors():
+        start = since(since_text, now)
+        text = render_period(store, config, start, now, now, fmt)
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        out.chmod(0o600)
+        click.echo(f"wrote {out}", err=True)
+    if send_mail:
+        try:
+            send_digest(store, config, start, now, now)
+        except (MailerError, ValueError) as exc:
+            click.echo(f"triage: error: {exc}", err=True)
+            sys.exit(2)
+        click.echo(f"sent to {', '.join(config.digest.recipients)}", err=True)
 
 
 @main.command()

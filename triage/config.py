@@ -78,6 +78,45 @@ class FlagsConfig:
 
 
 @dataclass(frozen=True)
+class DigestConfig:
+    recipients: tuple[str, ...] = ()
+    schedule: str = "daily 08:00"  # "daily HH:MM" or "weekly mon HH:MM"
+    timezone: str = "UTC"
+    formats: tuple[str, ...] = ("text", "html")
+    # Digests are also written here (one file per period and format); empty: not written.
+    directory: Path | None = None
+    # Extra regexes whose matches are masked in digests (card, ID and phone numbers always are).
+    redact: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "localhost"
+    port: int = 587
+    security: Security = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    password_command: str | None = None
+    sender: str = "triage@localhost"
+    tls_verify: bool = True
+    tls_ca_file: Path | None = None
+    timeout_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    # `triage status` exits 1 when a watched folder has not synced for this long.
+    stale_hours: float = 6.0
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    # host:port for a Prometheus /metrics endpoint; empty: no endpoint.
+    listen: str = ""
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -91,6 +130,10 @@ class Config:
     accounts: tuple[AccountConfig, ...] = ()
     rules: RulesConfig = field(default_factory=RulesConfig)
     flags: FlagsConfig = field(default_factory=FlagsConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def is_ours(self, address: str) -> bool:
@@ -108,6 +151,10 @@ SECTIONS: dict[str, type] = {
     "capture": CaptureConfig,
     "rules": RulesConfig,
     "flags": FlagsConfig,
+    "digest": DigestConfig,
+    "smtp": SmtpConfig,
+    "health": HealthConfig,
+    "metrics": MetricsConfig,
     "log": LogConfig,
 }
 
@@ -143,9 +190,14 @@ def parse_config(text: str, path: Path | None = None) -> Config:
     for key in data:
         if key not in known:
             raise ConfigError(f"{where}: unknown section [{key}]; known: {', '.join(sorted(known))}")
+    if isinstance(data.get("smtp"), dict) and "from" in data["smtp"]:
+        data["smtp"]["sender"] = data["smtp"].pop("from")  # `from` is a Python keyword
     sections: dict[str, Any] = {
         name: build_section(cls, data.get(name, {}), where, name, ConfigError) for name, cls in SECTIONS.items()
     }
+    _check_smtp(sections["smtp"], where)
+    _check_listen(sections["metrics"], where)
+    _check_digest(sections["digest"], where)
     accounts = tuple(
         build_account(table, where, index)
         for index, table in enumerate(_list_of_tables(data.get("accounts", []), where))
@@ -159,7 +211,41 @@ def parse_config(text: str, path: Path | None = None) -> Config:
     rules: RulesConfig = sections["rules"]
     if path is not None:
         sections["rules"] = replace(rules, paths=tuple(path.parent / p for p in rules.paths))
+        directory = sections["digest"].directory
+        if directory is not None and not directory.is_absolute():
+            sections["digest"] = replace(sections["digest"], directory=path.parent / directory)
     return Config(source=path, accounts=accounts, **sections)
+
+
+def _check_smtp(smtp: SmtpConfig, where: str) -> None:
+    secrets = [k for k in ("password_env", "password_file", "password_command") if getattr(smtp, k) is not None]
+    if len(secrets) > 1:
+        raise ConfigError(f"{where}: [smtp] give at most one of password_env, password_file, password_command")
+    if smtp.security == "none" and not is_loopback(smtp.host):
+        raise ConfigError(
+            f'{where}: [smtp] security = "none" is only allowed to a loopback host, not {smtp.host!r}; '
+            'use "tls" or "starttls"'
+        )
+
+
+def _check_digest(digest: DigestConfig, where: str) -> None:
+    from triage.schedule import ScheduleError, parse_schedule
+
+    try:
+        parse_schedule(digest.schedule, digest.timezone)
+    except ScheduleError as exc:
+        raise ConfigError(f"{where}: [digest] {exc}") from None
+    unknown = set(digest.formats) - {"text", "markdown", "html", "json"}
+    if unknown:
+        raise ConfigError(f"{where}: [digest] formats: unknown {sorted(unknown)}; use text, markdown, html, json")
+
+
+def _check_listen(metrics: MetricsConfig, where: str) -> None:
+    host, _, port = metrics.listen.rpartition(":")
+    if metrics.listen and (not host or not port.isdigit() or not 0 < int(port) < 65536):
+        raise ConfigError(
+            f'{where}: [metrics] listen must be "host:port", e.g. "127.0.0.1:9464", not {metrics.listen!r}'
+        )
 
 
 def _check_positive(section: object, where: str, name: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from triage.canned import find_canned
@@ -18,6 +18,10 @@ from triage.rules import Ruleset
 from triage.store import Store
 from triage.threads import header_anchor, link_replies
 from triage.views import load_views
+
+
+# A reply flagged with one of these did not settle the matter: a follow-up after it is a repeat.
+FAILED_REPLY = frozenset({"off-topic", "canned", "partial-answer", "deflection", "auto-ack"})
 
 
 @dataclass(frozen=True)
@@ -36,19 +40,28 @@ class FlagEngine:
         links = link_replies(views)
         questions_of = {reply: [by_id[q] for q in questions if q in by_id] for reply, questions in links.items()}
         questions_of |= acknowledged_questions(views)
-        flags: list[Flag] = []
-        window = timedelta(days=self.config.flags.repeat_window_days)
-        flags += find_repeats(views, contacts, links, self.ruleset, window=window)
-        flags += find_unanswered(views, links, now, self.config.flags.reply_sla_hours)
         replies = [v for v in views if v.direction is Direction.OUT]
+        reply_flags: list[Flag] = []
         for reply in replies:
-            flags += check_reply(reply, questions_of.get(reply.id, []), self.ruleset, self.models)
+            reply_flags += check_reply(reply, questions_of.get(reply.id, []), self.ruleset, self.models)
+        failed = {f.message for f in reply_flags if f.kind in FAILED_REPLY}
+        # An acknowledgement the check recognised is no reply, even without an Auto-Submitted header.
+        acks = {f.message for f in reply_flags if f.kind == "auto-ack"}
+        if acks:
+            views = [replace(v, automated=v.automated or "auto-acknowledgement") if v.id in acks else v for v in views]
+            links = link_replies(views)
+        window = timedelta(days=self.config.flags.repeat_window_days)
+        flags = reply_flags
+        flags += find_repeats(views, contacts, links, self.ruleset, window=window, failed_replies=failed)
+        flags += find_unanswered(
+            views, links, now, self.config.flags.reply_sla_hours, ruleset=self.ruleset, contacts=contacts
+        )
         specifics = {
             v.id: frozenset(f"{name}:{value}" for name, value in find_identifiers(v.text, self.ruleset))
             for v in views
             if v.direction is Direction.IN
         }
-        flags += find_canned(replies, questions_of, specifics)
+        flags += find_canned([v for v in views if v.direction is Direction.OUT], questions_of, specifics)
         return flags
 
     def recompute(self, store: Store, now: datetime, since: datetime | None = None) -> int:

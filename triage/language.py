@@ -208,38 +208,28 @@ class LanguageModels:
         lang: str,
         phrases: Mapping[str, Sequence[str]],
         patterns: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]],
+        exact: Mapping[str, Sequence[str]] | None = None,
     ) -> TermMatcher:
-        """Match keyword phrases on lemmas (PhraseMatcher) and token patterns (Matcher)."""
+        """Match phrases on lemmas, `exact` phrases on lower-cased words (both PhraseMatcher) and
+        token patterns (Matcher)."""
         from spacy.matcher import Matcher, PhraseMatcher
 
         nlp = self.pipeline(lang)
-        phrase_matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")
-        for name, texts in phrases.items():
-            docs = [a.doc for a in self.analyse_many(list(texts), lang)]
-            phrase_matcher.add(name, [d for d in docs if len(d)])
+        matchers: list[Any] = []
+        for attr, table in (("LEMMA", phrases), ("LOWER", exact or {})):
+            phrase_matcher = PhraseMatcher(nlp.vocab, attr=attr)
+            for name, texts in table.items():
+                docs = [a.doc for a in self.analyse_many(list(texts), lang)]
+                phrase_matcher.add(name, [d for d in docs if len(d)])
+            matchers.append(phrase_matcher)
         token_matcher = Matcher(nlp.vocab, validate=True)
         for name, alternatives in patterns.items():
             try:
-                token_matcher.add(name, [q for p in alternatives for q in _split_first_token(p)])
+                token_matcher.add(name, [[dict(t) for t in p] for p in alternatives])
             except (ValueError, KeyError, TypeError) as exc:
                 raise RulePatternError(str(exc).splitlines()[0][:300]) from None
-        return TermMatcher(nlp.vocab, phrase_matcher, token_matcher)
-
-
-def _split_first_token(pattern: Sequence[Mapping[str, Any]]) -> list[list[dict[str, Any]]]:
-    """[{LOWER: {IN: [a, b]}}, ...] as [{LOWER: a}, ...] and [{LOWER: b}, ...]: the same matches.
-
-    spaCy tests an IN set in Python for every token of every text, but exact values in C; the
-    first token is tried everywhere, so splitting its set makes the Matcher several times faster.
-    """
-    tokens = [dict(t) for t in pattern]
-    first = tokens[0] if tokens else {}
-    if len(first) != 1:
-        return [tokens]
-    ((attr, value),) = first.items()
-    if not isinstance(value, dict) or set(value) != {"IN"} or not isinstance(value["IN"], list):
-        return [tokens]
-    return [[{attr: choice}, *tokens[1:]] for choice in value["IN"]]
+        matchers.append(token_matcher)
+        return TermMatcher(nlp.vocab, tuple(matchers))
 
 
 def _blank_indonesian() -> Any:
@@ -264,17 +254,16 @@ def _blank_indonesian() -> Any:
 
 
 class TermMatcher:
-    """Both matchers of one pipeline; returns (rule name, matched text) pairs."""
+    """The matchers of one pipeline; returns (rule name, matched text) pairs."""
 
-    def __init__(self, vocab: Any, phrases: Any, patterns: Any) -> None:
+    def __init__(self, vocab: Any, matchers: tuple[Any, ...]) -> None:
         self._vocab = vocab
-        self._phrases = phrases
-        self._patterns = patterns
+        self._matchers = matchers
 
     def match(self, analysed: Analysed) -> list[tuple[str, str]]:
         doc = analysed.doc
         found = []
-        for matcher in (self._phrases, self._patterns):
+        for matcher in self._matchers:
             if not len(matcher):
                 continue
             for match_id, start, end in matcher(doc):

@@ -222,9 +222,7 @@ def _history(
     failed_replies: Collection[int],
 ) -> _History:
     ordered = chronological(views)
-    incoming = tuple(
-        v for v in ordered if v.direction is Direction.IN and v.automated is None and v.id in contacts
-    )
+    incoming = tuple(v for v in ordered if v.direction is Direction.IN and v.automated is None and v.id in contacts)
     cues = {v.id: read_cues(v, ruleset) for v in incoming}
     thanks: dict[str, list[MessageView]] = {}
     for view in incoming:
@@ -271,9 +269,7 @@ def find_repeats(
     failed_replies: Collection[int] = (),
 ) -> list[Flag]:
     """`repeat-contact` flags on incoming mail and `unresolved` flags on the replies before them."""
-    history = _history(
-        views, contacts, links, ruleset, window, identifier_window, resend_after, failed_replies
-    )
+    history = _history(views, contacts, links, ruleset, window, identifier_window, resend_after, failed_replies)
     flags: list[Flag] = []
     unresolved: dict[int, list[tuple[MessageView, Earlier]]] = {}
     for view, matches in _repeats(history):
@@ -449,8 +445,7 @@ def _unresolved_flag(pairs: Sequence[tuple[MessageView, Earlier]]) -> Flag:
         "question": match.view.message_id,
         "question_date": match.view.date.isoformat(),
         "repeats": [
-            {"message_id": v.message_id, "date": v.date.isoformat(), "reasons": list(m.reasons)}
-            for v, m in pairs
+            {"message_id": v.message_id, "date": v.date.isoformat(), "reasons": list(m.reasons)} for v, m in pairs
         ],
     }
     related = tuple(dict.fromkeys([match.view.message_id] + [v.message_id for v, _ in pairs]))
@@ -521,9 +516,7 @@ def find_unanswered(
         if now - view.date < sla or (require_topic and not view.topics):
             continue
         earlier = by_sender.get(normalise_address(view.sender), [])
-        if ruleset is not None and not _asks(
-            view, _follows_answer(view, earlier, answered, threads), ruleset
-        ):
+        if ruleset is not None and not _asks(view, _follows_answer(view, earlier, answered, threads), ruleset):
             continue
         flags.append(_unanswered_flag(view, acks.get(view.message_id, []), now, sla_hours))
     return flags

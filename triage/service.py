@@ -7,6 +7,7 @@ import random
 import signal
 import threading
 import time
+from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 ROLES = (FolderRole.INBOX, FolderRole.SENT)
 SLA_RECHECK_SECONDS = 600.0
+DIGEST_CHECK_SECONDS = 30.0
 
 
 @dataclass
@@ -249,6 +251,11 @@ class Daemon:
 
     def run(self) -> int:
         self._record_rules(None)
+        if self.config.metrics.listen:
+            from triage.metrics import serve_metrics
+
+            serve_metrics(self.config.metrics.listen, self.config.store.path)
+            log.info("metrics endpoint listening", extra={"listen": self.config.metrics.listen})
         self._start_watchers()
         self._wait_first_pass()
         self.ready.set()
@@ -256,6 +263,7 @@ class Daemon:
         log.info("daemon ready", extra={"accounts": len(self.config.accounts)})
         ping = systemd.watchdog_interval()
         next_sla_check = time.monotonic() + SLA_RECHECK_SECONDS
+        next_digest_check = time.monotonic()
         while not self.stop_requested.is_set():
             self.stop_requested.wait(min(ping or 1.0, 1.0))
             if ping:
@@ -263,6 +271,9 @@ class Daemon:
             if time.monotonic() >= next_sla_check:
                 next_sla_check = time.monotonic() + SLA_RECHECK_SECONDS
                 self._recheck_flags()
+            if time.monotonic() >= next_digest_check:
+                next_digest_check = time.monotonic() + DIGEST_CHECK_SECONDS
+                self._send_due_digest()
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self._reload()
@@ -280,6 +291,22 @@ class Daemon:
             return
         try:
             flag_after_pass(lambda: self.analyzer)(store, [])
+        finally:
+            store.close()
+
+    def _send_due_digest(self) -> None:
+        """Send the latest scheduled digest if no run of the daemon has sent it yet."""
+        from triage.digest_job import run_schedule
+
+        try:
+            store = open_store(self.config.store.path)
+        except StoreError as exc:
+            log.error("cannot open the store for the digest", extra={"error": str(exc)})
+            return
+        try:
+            run_schedule(store, self.config, datetime.now(UTC))
+        except Exception as exc:
+            log.exception("digest not sent; retrying later", extra={"error": str(exc)})
         finally:
             store.close()
 

@@ -157,9 +157,7 @@ def _migrate_flags(db: sqlite_utils.Database) -> None:
 
 def _migrate_digests(db: sqlite_utils.Database) -> None:
     # One row per digest period sent, so a restart never sends the same period twice.
-    db.table("digests_sent").create(
-        {"period": str, "sent_at": str, "recipients": str, "flags": int}, pk="period"
-    )
+    db.table("digests_sent").create({"period": str, "sent_at": str, "recipients": str, "flags": int}, pk="period")
 
 
 # Named, append-only: a released migration is never edited, only followed by a new one.
