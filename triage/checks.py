@@ -342,10 +342,17 @@ def find_partial_answer(exchange: Exchange) -> list[Flag]:
     """partial-answer: parts of the question left out, or not given the kind of answer they ask for."""
     verdicts = judge_parts(exchange)
     left_out = [v for v in verdicts if not v.answered]
-    # Only when the reply takes up some part (uses its words): a reply sharing no words with any
-    # part is too far off for word overlap to say what it meant to answer (off-topic, deflection
-    # and ignored-details judge those).
-    if not left_out or not any(v.shared for v in verdicts):
+    # A reply sharing next to nothing with the question is too far off for word overlap to say
+    # what it meant to answer (off-topic, deflection and ignored-details judge those). So a part
+    # counts as left out only beside another part the reply took up (used its words), and a part
+    # missing its kind of answer only when the reply takes up the question somewhere.
+    taken_up = [v for v in verdicts if v.shared]
+    talks_about_it = bool(taken_up) or len(exchange.substance()) >= SUBSTANCE_MIN
+    left_out = [
+        v for v in left_out
+        if (v.missing and talks_about_it) or any(other is not v for other in taken_up)
+    ]
+    if not left_out:
         return []
     answered = len(verdicts) - len(left_out)
     things = f"{len(left_out)} of the {len(verdicts)} things" if len(verdicts) > 1 else "what"

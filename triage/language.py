@@ -81,6 +81,20 @@ class RulePatternError(ValueError):
     """A token pattern spaCy refuses; the message says why."""
 
 
+class LookupLemmas:
+    """spaCy's lookup-table lemmas (what its "lookup" lemmatizer gives), cached per word."""
+
+    def __init__(self, table: Mapping[str, str]) -> None:
+        self.table = table
+        self.cache: dict[str, str] = {}
+
+    def lemma(self, word: str) -> str:
+        found = self.cache.get(word)
+        if found is None:
+            found = self.cache[word] = self.table.get(word, word) or word
+        return found
+
+
 class IndonesianStemmer:
     """Completes spaCy's Indonesian lookup table with affix stripping (di-...-kan, -nya)."""
 
@@ -141,7 +155,7 @@ class LanguageModels:
     def __init__(self, normalisation: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self.normalisation = {lang: dict(table) for lang, table in (normalisation or {}).items()}
         self._pipelines: dict[str, Any] = {}
-        self._stemmer: IndonesianStemmer | None = None
+        self._lemmatizers: dict[str, IndonesianStemmer | LookupLemmas] = {}
         self._lock = threading.Lock()
 
     def pipeline(self, lang: str) -> Any:
@@ -163,9 +177,10 @@ class LanguageModels:
         if lang in PIPELINE_LANGS:
             nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
             nlp.initialize()
-        if lang == "id":
+        if lang in PIPELINE_LANGS:
             table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")  # type: ignore[union-attr]
-            self._stemmer = IndonesianStemmer(table)  # a spaCy Table: str keys, hashed inside
+            # a spaCy Table: str keys, hashed inside; both lemmatizers cache what they looked up
+            self._lemmatizers[lang] = IndonesianStemmer(table) if lang == "id" else LookupLemmas(table)
         return nlp
 
     def normalise(self, text: str, lang: str) -> str:
@@ -181,23 +196,17 @@ class LanguageModels:
     def analyse_many(self, texts: Sequence[str], lang: str) -> list[Analysed]:
         nlp = self.pipeline(lang)
         plain = lang not in PIPELINE_LANGS
-        stemmer = self._stemmer if lang == "id" else None
-        normalised = [self.normalise(t, lang) for t in texts]
-        # The stemmer reads the lookup table itself, so Indonesian (like plain text) only needs
-        # the tokenizer; one pass over the tokens sets lemmas and collects both tuples.
-        docs = map(nlp.make_doc, normalised) if stemmer is not None or plain else nlp.pipe(normalised)
+        lemmatizer = self._lemmatizers.get(lang)
         results = []
-        for doc in docs:
+        # The lemmatizers read spaCy's lookup table themselves (as its lookup lemmatizer would),
+        # so only the tokenizer runs; one pass over the tokens sets lemmas and collects both tuples.
+        for doc in map(nlp.make_doc, [self.normalise(t, lang) for t in texts]):
             tokens: list[str] = []
             lemmas: list[str] = []
             for token in doc:
                 lower = token.lower_
-                if stemmer is not None:
-                    token.lemma_ = lemma = stemmer.lemma(lower)
-                elif plain:  # no lemmatizer: the word itself stands in, so LEMMA rules still apply
-                    token.lemma_ = lemma = lower
-                else:
-                    lemma = token.lemma_ or lower
+                # without a lemmatizer the word itself stands in, so LEMMA rules still apply
+                token.lemma_ = lemma = lemmatizer.lemma(lower) if lemmatizer is not None else lower
                 tokens.append(lower)
                 lemmas.append(lemma)
             results.append(Analysed(lang if not plain else "other", tuple(tokens), tuple(lemmas), doc, plain))

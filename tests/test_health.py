@@ -1,0 +1,59 @@
+"""Monitoring: `triage status` exits 1 on a stale folder, and the Prometheus endpoint serves the store's numbers."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from triage.cli import main
+from triage.demo.pymap_server import free_port
+from triage.metrics import serve_metrics
+from triage.model import FolderRole
+from triage.store import Checkpoint, open_store
+
+ACCOUNT = (
+    '[[accounts]]\nname = "support"\nhost = "127.0.0.1"\nport = 143\nsecurity = "none"\n'
+    'username = "u"\npassword_env = "P"\n'
+)
+
+
+def write(tmp_path: Path, stale_hours: float) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[store]\npath = "{tmp_path}/t.sqlite"\n[health]\nstale_hours = {stale_hours}\n{ACCOUNT}')
+    return path
+
+
+def sync_both(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "t.sqlite")
+    for role in FolderRole:
+        store.save_batch("support", [], Checkpoint("support", role, role.value.upper(), 1, 0))
+    store.close()
+
+
+def test_status_exits_1_when_a_folder_never_synced(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["status", "--config", str(write(tmp_path, 6))])
+    assert result.exit_code == 1
+    assert "STALE: support/inbox: last sync never" in result.output
+
+
+def test_status_exits_0_after_a_recent_sync_and_1_once_it_is_too_old(tmp_path: Path) -> None:
+    sync_both(tmp_path)
+    assert CliRunner().invoke(main, ["status", "--config", str(write(tmp_path, 6))]).exit_code == 0
+    too_strict = CliRunner().invoke(main, ["status", "--config", str(write(tmp_path, 0.00001))])
+    assert too_strict.exit_code == 1 and "STALE: support/sent" in too_strict.output
+
+
+def test_metrics_endpoint_serves_messages_flags_lag_and_errors(tmp_path: Path) -> None:
+    sync_both(tmp_path)
+    store = open_store(tmp_path / "t.sqlite")
+    store.record_error("support", [FolderRole.SENT], "connection reset")
+    store.close()
+    port = free_port()
+    serve_metrics(f"127.0.0.1:{port}", tmp_path / "t.sqlite")
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    assert 'triage_messages{direction="in"} 0.0' in body
+    assert 'triage_sync_lag_seconds{account="support",folder="inbox"}' in body
+    assert 'triage_sync_error{account="support",folder="sent"} 1.0' in body
+    assert 'triage_sync_error{account="support",folder="inbox"} 0.0' in body
