@@ -208,9 +208,7 @@ def test_the_same_template_hours_later_by_a_person_is_not_auto_ack(
     exchange = read_exchange(reply(ACK_EN, after=timedelta(hours=5)), [REFUND_QUESTION], ruleset, models)
     assert find_auto_ack(exchange) == []
     # ... but it still answers nothing: the other checks see it
-    assert kinds(check_reply(exchange.reply, [REFUND_QUESTION], ruleset, models)) == [
-        "ignored-details", "partial-answer"
-    ]
+    assert kinds(check_reply(exchange.reply, [REFUND_QUESTION], ruleset, models)) == ["ignored-details"]
 
 
 def test_an_automated_reply_with_an_answer_is_not_auto_ack(ruleset: Ruleset, models: LanguageModels) -> None:
@@ -337,12 +335,13 @@ def test_kenapa_answered_without_a_reason_is_a_partial_answer(ruleset: Ruleset, 
 
 def test_a_reason_about_something_else_does_not_answer_why(ruleset: Ruleset, models: LanguageModels) -> None:
     asked = question(
-        "Two things. I cannot log in to the app since Friday. Also, why is there a late fee of $5 on my "
-        "March invoice when my payment is automatic?"
+        "Two things. I cannot log in to the app since Friday, and the password reset link never arrives. "
+        "Also, why is there a late fee of $5 on my March invoice when my payment is automatic?"
     )
     answer = reply(
-        "Hi,\n\nYou could not log in because your password expired after 90 days. I have sent you a reset "
-        "link; it works for one hour.\n\nRegards,\nArif"
+        "Hi,\n\nYou could not log in to the app because your password expired after 90 days, and the reset "
+        "link went to your old address. I have sent a new password reset link to this address; it works for "
+        "one hour.\n\nRegards,\nArif"
     )
     flags = find_partial_answer(read_exchange(answer, [asked], ruleset, models))
     assert kinds(flags) == ["partial-answer"]

@@ -62,6 +62,12 @@ PART_MIN_WORDS = 3
 WANTED = {"time": "no date or time", "amount": "no amount", "reason": "no reason"}
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+# Abbreviations a sentence does not end on: "Jl. Merdeka", "No. 14", "Mr. Tan".
+ABBREVIATION = re.compile(
+    r"(?:^|[\s(])(?:jl|jln|no|kel|kec|kab|gg|rt|rw|mr|mrs|ms|dr|st|bpk|sdr|yth|tel|telp|hp|ref|approx|"
+    r"e\.g|i\.e|a\.n|dll|dsb|pt|cv|tbk)\.$",
+    re.IGNORECASE,
+)
 LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)]|[a-z][.)])\s+", re.IGNORECASE)
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)  # how phrases and texts are cut for phrase matching
@@ -548,7 +554,7 @@ def read_sentences(text: str, lang: str, lexicon: Lexicon, models: LanguageModel
     for paragraph, block in enumerate(re.split(r"\n\s*\n", text)):
         for line in block.splitlines():
             listed = LIST_MARKER.match(line) is not None
-            split = [s.strip() for s in SENTENCE_END.split(LIST_MARKER.sub("", line).strip()) if s.strip()]
+            split = split_sentences(LIST_MARKER.sub("", line).strip())
             pieces.extend((s, paragraph, (2 if i else 1) if listed else 0) for i, s in enumerate(split))
     if not pieces:
         return []
@@ -564,6 +570,16 @@ def read_sentences(text: str, lang: str, lexicon: Lexicon, models: LanguageModel
         )
         for (piece, paragraph, item), a in zip(pieces, analysed, strict=True)
     ]
+
+
+def split_sentences(line: str) -> list[str]:
+    sentences: list[str] = []
+    for piece in (p.strip() for p in SENTENCE_END.split(line)):
+        if sentences and ABBREVIATION.search(sentences[-1]):
+            sentences[-1] += " " + piece
+        elif piece:
+            sentences.append(piece)
+    return sentences
 
 
 def content_terms(tokens: Sequence[str], lemmas: Sequence[str], lexicon: Lexicon) -> frozenset[str]:
