@@ -537,6 +537,33 @@ def digest(since_text: str, fmt: str, out: Path | None, send_mail: bool, config_
 
 
 @main.command()
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@config_option
+def backup(target: Path, config_path: Path | None) -> None:
+    """Copy the live store to TARGET (SQLite online backup; safe while the daemon runs)."""
+    store = get_store(get_config(config_path))
+    with user_errors():
+        store.backup(target)
+    click.echo(f"backed up {store.counts()['messages']} messages to {target}")
+
+
+@main.command()
+@click.option("--contact", "address", required=True, help="Remove all mail from or to this address.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@config_option
+def purge(address: str, yes: bool, config_path: Path | None) -> None:
+    """Remove a customer's data (a privacy request): their mail and everything derived from it."""
+    config = get_config(config_path)
+    store = get_store(config)
+    if not yes:
+        click.confirm(f"Remove every message from or to {address} from {config.store.path}?", abort=True)
+    removed = store.purge_address(address)
+    with user_errors():
+        flags = get_analyzer(config).flag_all(store)
+    click.echo(f"removed {removed} messages of {address}; flags re-derived ({flags})")
+
+
+@main.command()
 @click.option(
     "--keep",
     type=click.Path(path_type=Path),

@@ -7,7 +7,7 @@ import random
 import signal
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
@@ -90,6 +90,17 @@ def run_once(config: Config, analyzer: Analyzer | None = None) -> list[str]:
     finally:
         store.close()
     return errors
+
+
+def purge_old_raw(store: Store, config: Config, now: datetime) -> int:
+    """Raw bytes past [store] raw_retention_days go; parsed text and derived data stay."""
+    if config.store.raw_retention_days <= 0:
+        return 0
+    cutoff = now - timedelta(days=config.store.raw_retention_days)
+    purged = store.purge_raw_before(cutoff.astimezone(UTC).isoformat())
+    if purged:
+        log.info("raw bytes past retention purged", extra={"messages": purged})
+    return purged
 
 
 def flag_after_pass(current: Callable[[], Analyzer]) -> AfterBatch:
@@ -291,6 +302,7 @@ class Daemon:
             return
         try:
             flag_after_pass(lambda: self.analyzer)(store, [])
+            purge_old_raw(store, self.config, datetime.now(UTC))
         finally:
             store.close()
 

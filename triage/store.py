@@ -272,7 +272,8 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         row = self.db.execute(
-            "SELECT COUNT(*), SUM(status = 'quarantined'), SUM(direction = 'in'), SUM(direction = 'out') FROM messages"
+            "SELECT COUNT(*), SUM(status = 'quarantined'), SUM(direction = 'in'), SUM(direction = 'out') "
+            "FROM messages WHERE status != 'purged'"
         ).fetchone()
         return {
             "messages": row[0],
@@ -283,8 +284,10 @@ class Store:
 
     def messages(self, since_utc: str | None = None) -> Iterator[dict[str, Any]]:
         """Stored messages in date order, optionally only those dated at or after since_utc."""
-        where, params = ("WHERE date_utc >= ?", [since_utc]) if since_utc else ("", [])
-        yield from self.db.query(f"SELECT * FROM messages {where} ORDER BY date_utc, id", params)
+        where, params = ("AND date_utc >= ?", [since_utc]) if since_utc else ("", [])
+        yield from self.db.query(
+            f"SELECT * FROM messages WHERE status != 'purged' {where} ORDER BY date_utc, id", params
+        )
 
     def messages_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
@@ -447,6 +450,66 @@ class Store:
             counts.setdefault(row["kind"], {"confirmed": 0, "dismissed": 0})[row["verdict"]] = row["n"]
         return counts
 
+    # -- retention, privacy, backup ------------------------------------------------------------
+
+    def purge_raw_before(self, cutoff_utc: str) -> int:
+        """Drop the raw bytes of mail dated before the cutoff; parsed text and derived data stay."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "DELETE FROM raw WHERE message IN (SELECT id FROM messages WHERE date_utc < ?)", (cutoff_utc,)
+            )
+        return cursor.rowcount
+
+    def purge_address(self, address: str) -> int:
+        """Remove every message from or to an address, with everything derived from it (a privacy request).
+
+        Capture checkpoints stay, so the mailbox is not fetched again; the removed messages'
+        locations stay too (UIDs only, no content), so a resync does not bring them back.
+        """
+        address = address.strip().lower()
+        rows = self.db.execute(
+            "SELECT id FROM messages WHERE lower(from_addr) = ? OR EXISTS "
+            "(SELECT 1 FROM json_each(messages.to_json) WHERE lower(value) = ?) OR EXISTS "
+            "(SELECT 1 FROM json_each(messages.cc_json) WHERE lower(value) = ?)",
+            (address, address, address),
+        ).fetchall()
+        ids = [row[0] for row in rows]
+        with self.db.atomic():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                self.db.execute(
+                    f"DELETE FROM flag_feedback WHERE key IN (SELECT key FROM flags WHERE message IN ({marks}))", chunk
+                )
+                for table, column in (
+                    ("flags", "message"),
+                    ("message_topics", "message"),
+                    ("classifications", "message"),
+                    ("raw", "message"),
+                ):
+                    self.db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
+                # Keep a tombstone: the dedupe key, so the same message captured again stays out.
+                self.db.execute(
+                    f"UPDATE messages SET status = 'purged', from_addr = NULL, from_name = NULL, to_json = '[]', "
+                    f"cc_json = '[]', subject = NULL, subject_norm = NULL, new_text = NULL, quoted_text = NULL, "
+                    f"signature = NULL, error = NULL, message_id = '<purged-' || id || '@triage.invalid>', "
+                    f"in_reply_to = NULL, references_json = '[]' WHERE id IN ({marks})",
+                    chunk,
+                )
+        return len(ids)
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the live store (SQLite online backup), readable by the owner only."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            raise StoreError(f"{target} exists; choose a new file for the backup")
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
+        destination = sqlite3.connect(target)
+        try:
+            self.db.conn.backup(destination)
+        finally:
+            destination.close()
+
     # -- digests -----------------------------------------------------------------------------
 
     def digest_sent(self, period: str) -> bool:
@@ -480,6 +543,89 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    # -- digest queries ----------------------------------------------------------------------
+    # Read-only. Periods are [start_utc, end_utc): ISO 8601 UTC strings compared with date_utc.
+
+    def messages_between(self, start_utc: str, end_utc: str) -> list[dict[str, Any]]:
+        """Parsed messages dated in the period, in date order."""
+        return list(
+            self.db.query(
+                "SELECT * FROM messages WHERE status = 'ok' AND date_utc >= ? AND date_utc < ? ORDER BY date_utc, id",
+                [start_utc, end_utc],
+            )
+        )
+
+    def messages_by_message_id(self, message_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Parsed messages by Message-ID (the first stored when two share one)."""
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(message_ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(
+                f"SELECT * FROM messages WHERE status = 'ok' AND message_id IN ({marks}) ORDER BY id", chunk
+            ):
+                found.setdefault(row["message_id"], row)
+        return found
+
+    def flags_between(self, start_utc: str, end_utc: str) -> list[dict[str, Any]]:
+        """Every flag (dismissed too, see `status`) on messages dated in the period, in date order."""
+        return list(
+            self.db.query(
+                f"{self.FLAG_QUERY} WHERE m.date_utc >= ? AND m.date_utc < ? ORDER BY m.date_utc, f.id",
+                [start_utc, end_utc],
+            )
+        )
+
+    def traffic_counts(self, start_utc: str, end_utc: str) -> dict[str, int]:
+        """Parsed incoming and outgoing messages of the period, and incoming ones no topic recognised."""
+        row = self.db.execute(
+            "SELECT SUM(m.direction = 'in'), SUM(m.direction = 'out'), "
+            "SUM(m.direction = 'in' AND c.unclassified = 1 AND m.automated IS NULL) "
+            "FROM messages m LEFT JOIN classifications c ON c.message = m.id "
+            "WHERE m.status = 'ok' AND m.date_utc >= ? AND m.date_utc < ?",
+            (start_utc, end_utc),
+        ).fetchone()
+        return {"incoming": row[0] or 0, "outgoing": row[1] or 0, "unclassified": row[2] or 0}
+
+    def topic_volume(self, start_utc: str, end_utc: str) -> dict[str, int]:
+        """Incoming messages of the period per topic."""
+        return {
+            row["topic"]: row["n"]
+            for row in self.db.query(
+                "SELECT t.topic, COUNT(*) AS n FROM message_topics t JOIN messages m ON m.id = t.message "
+                "WHERE m.direction = 'in' AND m.date_utc >= ? AND m.date_utc < ? GROUP BY t.topic "
+                "ORDER BY n DESC, t.topic",
+                [start_utc, end_utc],
+            )
+        }
+
+    def topic_evidence_between(self, start_utc: str, end_utc: str) -> list[dict[str, Any]]:
+        """(message, topic, evidence_json) of every topic on incoming mail of the period."""
+        return list(
+            self.db.query(
+                "SELECT t.message, t.topic, t.evidence_json FROM message_topics t JOIN messages m ON m.id = t.message "
+                "WHERE m.direction = 'in' AND m.date_utc >= ? AND m.date_utc < ? ORDER BY t.topic, t.message",
+                [start_utc, end_utc],
+            )
+        )
+
+    def unclassified_between(self, start_utc: str, end_utc: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Incoming, not automated mail of the period that no topic recognised, newest first."""
+        return list(
+            self.db.query(
+                "SELECT m.* FROM messages m JOIN classifications c ON c.message = m.id "
+                "WHERE m.direction = 'in' AND m.status = 'ok' AND m.automated IS NULL AND c.unclassified = 1 "
+                "AND m.date_utc >= ? AND m.date_utc < ? ORDER BY m.date_utc DESC, m.id DESC LIMIT ?",
+                [start_utc, end_utc, limit],
+            )
+        )
+
+    def first_message_date(self) -> datetime | None:
+        """The date (UTC) of the oldest stored message."""
+        row = self.db.execute("SELECT MIN(date_utc) FROM messages").fetchone()
+        return datetime.fromisoformat(row[0]) if row[0] else None
 
 
 def message_row(account: str, item: Captured) -> dict[str, Any]:
