@@ -19,7 +19,6 @@ from triage.store import Store
 from triage.threads import header_anchor, link_replies
 from triage.views import load_views
 
-
 # A reply flagged with one of these did not settle the matter: a follow-up after it is a repeat.
 FAILED_REPLY = frozenset({"off-topic", "canned", "partial-answer", "deflection", "auto-ack"})
 

@@ -7,9 +7,9 @@ import random
 import signal
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 from triage import systemd
