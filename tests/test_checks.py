@@ -38,9 +38,20 @@ def models(ruleset: Ruleset) -> LanguageModels:
 
 def question(text: str, lang: str = "en", topics: tuple[str, ...] = (), subject: str = "") -> MessageView:
     return MessageView(
-        id=1, message_id="<q1@customer.example>", direction=Direction.IN, sender="ana@customer.example",
-        recipients=("help@shop.example",), date=ASKED_AT, subject=subject, subject_norm=subject.lower(),
-        in_reply_to=None, references=(), text=text, lang=lang, automated=None, topics=topics,
+        id=1,
+        message_id="<q1@customer.example>",
+        direction=Direction.IN,
+        sender="ana@customer.example",
+        recipients=("help@shop.example",),
+        date=ASKED_AT,
+        subject=subject,
+        subject_norm=subject.lower(),
+        in_reply_to=None,
+        references=(),
+        text=text,
+        lang=lang,
+        automated=None,
+        topics=topics,
     )
 
 
@@ -52,10 +63,20 @@ def reply(
     automated: str | None = None,
 ) -> MessageView:
     return MessageView(
-        id=2, message_id="<r1@shop.example>", direction=Direction.OUT, sender="help@shop.example",
-        recipients=("ana@customer.example",), date=ASKED_AT + after, subject="Re: ", subject_norm="",
-        in_reply_to="<q1@customer.example>", references=("<q1@customer.example>",), text=text, lang=lang,
-        automated=automated, topics=topics,
+        id=2,
+        message_id="<r1@shop.example>",
+        direction=Direction.OUT,
+        sender="help@shop.example",
+        recipients=("ana@customer.example",),
+        date=ASKED_AT + after,
+        subject="Re: ",
+        subject_norm="",
+        in_reply_to="<q1@customer.example>",
+        references=("<q1@customer.example>",),
+        text=text,
+        lang=lang,
+        automated=automated,
+        topics=topics,
     )
 
 
@@ -76,7 +97,8 @@ GOOD = {
             topics=("delivery",),
         ),
         reply(
-            "Hi Ben,\n\nI checked order SHOP-88123: the courier missed the first scan, but the parcel is now at "
+            "Hi Ben,\n\nI checked order SHOP-88123: the courier missed the first scan, but the parcel is "
+            "now at "
             "the Bandung hub and should reach you on Thursday 12 March. I have also changed the delivery "
             "address to your office at Jl. Asia Afrika 8, so the courier will bring it there.\n\n"
             "Kind regards,\nLia\nShop Support",
@@ -85,15 +107,19 @@ GOOD = {
     ),
     "id-billing-why": (
         question(
-            "Selamat pagi, tagihan saya bulan ini Rp 520.000, padahal paket saya Rp 300.000 per bulan. Kenapa "
+            "Selamat pagi, tagihan saya bulan ini Rp 520.000, padahal paket saya Rp 300.000 per bulan. "
+            "Kenapa "
             "bisa naik? Nomor pelanggan 5512340987.\n\nTerima kasih,\nRina",
-            lang="id", topics=("billing",),
+            lang="id",
+            topics=("billing",),
         ),
         reply(
-            "Halo Ibu Rina,\n\nTagihan Rp 520.000 bulan ini naik karena ada biaya kunjungan teknisi Rp 220.000 "
+            "Halo Ibu Rina,\n\nTagihan Rp 520.000 bulan ini naik karena ada biaya kunjungan teknisi "
+            "Rp 220.000 "
             "untuk penggantian kabel tanggal 2 Februari. Biaya itu hanya ditagih sekali, jadi bulan depan "
             "tagihan Ibu kembali Rp 300.000.\n\nSalam,\nBudi",
-            lang="id", topics=("billing",),
+            lang="id",
+            topics=("billing",),
         ),
     ),
     "en-how-much-and-when": (
@@ -103,7 +129,8 @@ GOOD = {
             topics=("general-inquiry",),
         ),
         reply(
-            "Hello,\n\nThe 100 Mbps plan is IDR 450,000 a month, IDR 175,000 more than your current plan, with "
+            "Hello,\n\nThe 100 Mbps plan is IDR 450,000 a month, IDR 175,000 more than your current plan, "
+            "with "
             "no upgrade fee. Once you confirm, the new speed is switched on remotely within 2 hours.\n\n"
             "Best regards,\nDina",
             topics=("general-inquiry",),
@@ -111,21 +138,23 @@ GOOD = {
     ),
     "id-list-of-questions": (
         question(
-            "Selamat siang,\n\nSaya ingin menanyakan:\n1. Apa syarat membuat akta kelahiran untuk anak saya?\n"
+            "Selamat siang,\n\nSaya ingin menanyakan:\n"
+            "1. Apa syarat membuat akta kelahiran untuk anak saya?\n"
             "2. Berapa lama akta kelahiran selesai dibuat?\n\nTerima kasih,\nSiti",
-            lang="id", topics=("document-request",),
+            lang="id",
+            topics=("document-request",),
         ),
         reply(
             "Yth. Ibu Siti,\n\nSyarat akta kelahiran: surat keterangan lahir dari bidan atau rumah sakit, "
             "fotokopi buku nikah orang tua, dan Kartu Keluarga asli. Akta kelahiran selesai dalam 3 hari "
             "kerja setelah berkas lengkap diterima di loket.\n\nHormat kami,\nPetugas Pelayanan",
-            lang="id", topics=("document-request",),
+            lang="id",
+            topics=("document-request",),
         ),
     ),
     "en-answer-with-a-redirect-at-the-end": (
         question(
-            "Hello, I returned the blender from order SHOP-77120 two weeks ago. When will I get my refund of "
-            "$30?",
+            "Hello, I returned the blender from order SHOP-77120 two weeks ago. When will I get my refund of $30?",
             topics=("refund",),
         ),
         reply(
@@ -136,13 +165,13 @@ GOOD = {
         ),
     ),
     "id-asks-for-details": (
-        question(
-            "Paket saya belum sampai, sudah seminggu. Tolong dicek ya.", lang="id", topics=("delivery",)
-        ),
+        question("Paket saya belum sampai, sudah seminggu. Tolong dicek ya.", lang="id", topics=("delivery",)),
         reply(
-            "Halo Kak,\n\nMohon kirimkan nomor pesanan dan nama penerima, supaya kami bisa cek posisi paketnya "
+            "Halo Kak,\n\nMohon kirimkan nomor pesanan dan nama penerima, supaya kami bisa cek posisi "
+            "paketnya "
             "di kurir.\n\nSalam,\nRatna",
-            lang="id", topics=("delivery",),
+            lang="id",
+            topics=("delivery",),
         ),
     ),
     "en-fast-but-real-reply": (
@@ -154,7 +183,8 @@ GOOD = {
             "Hi,\n\nA red LOS light means no signal on the fibre. There is a cable cut in your street; our "
             "technicians are repairing it and expect to finish by 15:00 today. Your ticket number is "
             "T-55102.\n\nRegards,\nArif",
-            after=timedelta(minutes=4), topics=("technical-issue",),
+            after=timedelta(minutes=4),
+            topics=("technical-issue",),
         ),
     ),
 }
@@ -180,7 +210,8 @@ ACK_ID = (
     "akan segera kami tindak lanjuti pada jam kerja.\n\nSalam,\nLayanan Pelanggan"
 )
 REFUND_QUESTION = question(
-    "Hello,\n\nI returned the faulty headphones from order SHOP-99041 on 20 February and was told I would get "
+    "Hello,\n\nI returned the faulty headphones from order SHOP-99041 on 20 February and was told I would "
+    "get "
     "$80 back within 7 days. It has been 10 days. When will the refund arrive?\n\nThanks,\nMaya",
     topics=("refund",),
 )
@@ -196,15 +227,12 @@ def test_a_receipt_sent_within_minutes_is_auto_ack(ruleset: Ruleset, models: Lan
     asked = question(
         "Internet saya mati sejak tadi malam, nomor pelanggan 7710220033. Kapan bisa diperbaiki?", lang="id"
     )
-    flags = find_auto_ack(read_exchange(reply(ACK_ID, lang="id", after=timedelta(minutes=2)), [asked], ruleset,
-                                        models))
+    flags = find_auto_ack(read_exchange(reply(ACK_ID, lang="id", after=timedelta(minutes=2)), [asked], ruleset, models))
     assert kinds(flags) == ["auto-ack"]
     assert flags[0].evidence["delay_minutes"] == 2.0
 
 
-def test_the_same_template_hours_later_by_a_person_is_not_auto_ack(
-    ruleset: Ruleset, models: LanguageModels
-) -> None:
+def test_the_same_template_hours_later_by_a_person_is_not_auto_ack(ruleset: Ruleset, models: LanguageModels) -> None:
     exchange = read_exchange(reply(ACK_EN, after=timedelta(hours=5)), [REFUND_QUESTION], ruleset, models)
     assert find_auto_ack(exchange) == []
     # ... but it still answers nothing: the other checks see it
@@ -240,7 +268,8 @@ def test_only_sending_the_customer_to_the_website_is_deflection(ruleset: Ruleset
 def test_silakan_datang_ke_kantor_is_deflection(ruleset: Ruleset, models: LanguageModels) -> None:
     asked = question(
         "Selamat pagi, apakah perpanjangan SIM bisa dilakukan di MPP hari Sabtu? Berapa biayanya?",
-        lang="id", topics=("document-request",),
+        lang="id",
+        topics=("document-request",),
     )
     answer = reply(
         "Yth. Bapak/Ibu,\n\nTerima kasih telah menghubungi kami. Silakan datang langsung ke kantor kami pada "
@@ -251,9 +280,7 @@ def test_silakan_datang_ke_kantor_is_deflection(ruleset: Ruleset, models: Langua
 
 
 def test_a_redirect_beside_a_real_answer_is_not_deflection(ruleset: Ruleset, models: LanguageModels) -> None:
-    asked = question(
-        "Apakah perpanjangan SIM bisa dilakukan di MPP hari Sabtu? Berapa biayanya?", lang="id"
-    )
+    asked = question("Apakah perpanjangan SIM bisa dilakukan di MPP hari Sabtu? Berapa biayanya?", lang="id")
     answer = reply(
         "Halo Bapak,\n\nPerpanjangan SIM di gerai Polres MPP bisa dilakukan hari Sabtu pukul 08.00-12.00. "
         "Biaya perpanjangan SIM A Rp 80.000, ditambah tes kesehatan. Untuk informasi lainnya silakan hubungi "
@@ -290,13 +317,10 @@ def test_a_second_question_left_out_is_a_partial_answer(ruleset: Ruleset, models
     assert flags[0].severity == "medium"
 
 
-def test_a_when_question_answered_without_a_time_is_a_partial_answer(
-    ruleset: Ruleset, models: LanguageModels
-) -> None:
+def test_a_when_question_answered_without_a_time_is_a_partial_answer(ruleset: Ruleset, models: LanguageModels) -> None:
     asked = question("Our office line has been down since Monday. When will the technician come?")
     answer = reply(
-        "Hello,\n\nA technician has been assigned to your office line and will repair the connection.\n\n"
-        "Regards,\nArif"
+        "Hello,\n\nA technician has been assigned to your office line and will repair the connection.\n\nRegards,\nArif"
     )
     flags = find_partial_answer(read_exchange(answer, [asked], ruleset, models))
     assert kinds(flags) == ["partial-answer"]
@@ -304,9 +328,7 @@ def test_a_when_question_answered_without_a_time_is_a_partial_answer(
     assert "no date or time given" in flags[0].explanation
 
 
-def test_berapa_biaya_answered_without_an_amount_is_a_partial_answer(
-    ruleset: Ruleset, models: LanguageModels
-) -> None:
+def test_berapa_biaya_answered_without_an_amount_is_a_partial_answer(ruleset: Ruleset, models: LanguageModels) -> None:
     asked = question("Saya mau pindah alamat pemasangan. Berapa biaya pindah alamat?", lang="id")
     answer = reply(
         "Halo Kak,\n\nPindah alamat bisa diajukan lewat email ini dengan menuliskan alamat baru dan tanggal "
@@ -320,8 +342,7 @@ def test_berapa_biaya_answered_without_an_amount_is_a_partial_answer(
 
 def test_kenapa_answered_without_a_reason_is_a_partial_answer(ruleset: Ruleset, models: LanguageModels) -> None:
     asked = question(
-        "Saya sudah bayar tagihan tanggal 5 lewat minimarket. Kenapa pembayaran saya belum tercatat di "
-        "aplikasi?",
+        "Saya sudah bayar tagihan tanggal 5 lewat minimarket. Kenapa pembayaran saya belum tercatat di aplikasi?",
         lang="id",
     )
     answer = reply(
@@ -393,9 +414,7 @@ def test_indonesian_template_that_ignores_the_customer_number(ruleset: Ruleset, 
 
 
 def test_a_reply_that_asks_for_details_ignores_nothing(ruleset: Ruleset, models: LanguageModels) -> None:
-    answer = reply(
-        "Hello Maya,\n\nCould you send a photo of the return receipt? Then I can trace it.\n\nRegards,\nTom"
-    )
+    answer = reply("Hello Maya,\n\nCould you send a photo of the return receipt? Then I can trace it.\n\nRegards,\nTom")
     assert find_ignored_details(read_exchange(answer, [REFUND_QUESTION], ruleset, models)) == []
 
 
@@ -445,8 +464,7 @@ def test_other_topics_but_shared_words_is_not_off_topic(ruleset: Ruleset, models
         topics=("cancellation",),
     )
     answer = reply(
-        "Hi,\n\nYour subscription will end on 30 April as you asked; the final invoice comes in May.\n\n"
-        "Regards,\nArif",
+        "Hi,\n\nYour subscription will end on 30 April as you asked; the final invoice comes in May.\n\nRegards,\nArif",
         topics=("billing",),
     )
     assert find_off_topic(read_exchange(answer, [asked], ruleset, models)) == []
@@ -458,8 +476,14 @@ def test_other_topics_but_shared_words_is_not_off_topic(ruleset: Ruleset, models
 
 
 def test_flags_name_the_reply_and_link_the_questions(ruleset: Ruleset, models: LanguageModels) -> None:
-    follow_up = MessageView(**{**REFUND_QUESTION.__dict__, "id": 3, "message_id": "<q2@customer.example>",
-                               "text": "Any news? Still nothing on my card."})
+    follow_up = MessageView(
+        **{
+            **REFUND_QUESTION.__dict__,
+            "id": 3,
+            "message_id": "<q2@customer.example>",
+            "text": "Any news? Still nothing on my card.",
+        }
+    )
     flags = check_reply(reply(TEMPLATE), [REFUND_QUESTION, follow_up], ruleset, models)
     assert flags
     for flag in flags:

@@ -116,3 +116,68 @@ def test_quoted_text_is_not_passed_in(classifier: Classifier, tmp_path: Path) ->
     # The classifier only sees what the analyzer gives it: subject and new text.
     result = classifier.classify("hello", "Thanks, all good now.", "en")
     assert result.topic_ids == []
+
+
+IGNORE_PACK = {
+    "topics/refund.toml": PACK["refund"],
+    "topics/delivery.toml": PACK["delivery"],
+    "topics/cancellation.toml": """
+[[topic]]
+id = "cancellation"
+title = "Cancellations"
+[topic.keywords]
+en = ["=cancel my"]
+""",
+    "ignore/not-support.toml": """
+[[ignore]]
+id = "thanks-only"
+title = "Thank-you note"
+weight = 2.0
+exclude = ["?", "but", "still"]
+[ignore.keywords]
+en = ["thank", "works now"]
+""",
+    "settings.toml": "[classify]\nsecondary_share = 0.5\n",
+}
+
+
+@pytest.fixture(scope="module")
+def with_ignore(tmp_path_factory: pytest.TempPathFactory) -> Classifier:
+    folder = tmp_path_factory.mktemp("rules")
+    for name, text in IGNORE_PACK.items():
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_text(text)
+    return Classifier(load_rules([folder]))
+
+
+def test_a_winning_ignore_rule_leaves_no_topics_and_says_why(with_ignore: Classifier) -> None:
+    # The subject repeats the original question; ignore rules read the new text only.
+    result = with_ignore.classify("where is my refund?", "It works now, thank you!", "en")
+    assert result.topic_ids == []
+    assert result.skipped is not None and result.skipped.startswith("ignore rule 'thanks-only'")
+    assert not result.unclassified
+    assert result.rejected[0].topic == "thanks-only"
+    assert "thanks-only" not in result.scores
+
+
+def test_an_open_question_vetoes_the_ignore_rule(with_ignore: Classifier) -> None:
+    result = with_ignore.classify("", "Thanks for the answer, but where is my refund?", "en")
+    assert result.topic_ids == ["refund"]
+    assert all(hit.topic != "thanks-only" for hit in result.rejected)  # vetoed, not just outscored
+
+
+def test_an_ignore_rule_must_outscore_the_topics_on_the_new_text(with_ignore: Classifier) -> None:
+    text = "Refund, money back, refund RF-20391, refund policy aside; thanks"
+    assert with_ignore.classify("", text, "en").topic_ids == ["refund"]
+
+
+def test_a_second_topic_needs_its_share_of_the_best_score(with_ignore: Classifier) -> None:
+    strong = "I want a refund, my money back, refund reference RF-20391. The parcel came."
+    result = with_ignore.classify("", strong, "en")
+    assert result.topic_ids == ["refund"]
+    assert result.rejected[0].topic == "delivery" and result.rejected[0].score >= 1.0
+
+
+def test_exact_keywords_match_the_word_form_not_its_lemma(with_ignore: Classifier) -> None:
+    assert with_ignore.classify("", "Please cancel my plan from May.", "en").topic_ids == ["cancellation"]
+    assert with_ignore.classify("", "I cancelled my plan in May.", "en").topic_ids == []

@@ -83,9 +83,7 @@ def test_dots_are_kept_outside_gmail() -> None:
         ("nomor permohonan IMB/2026/03/0077", "application", "IMB2026030077"),
     ],
 )
-def test_find_identifiers_in_english_and_indonesian(
-    ruleset: Ruleset, text: str, name: str, value: str
-) -> None:
+def test_find_identifiers_in_english_and_indonesian(ruleset: Ruleset, text: str, name: str, value: str) -> None:
     assert (name, value) in find_identifiers(text, ruleset)
 
 

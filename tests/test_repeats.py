@@ -55,9 +55,7 @@ class Mailbox:
             automated,
         )
 
-    def reply(
-        self, days: float, text: str, parent: MessageView, *, automated: str | None = None
-    ) -> MessageView:
+    def reply(self, days: float, text: str, parent: MessageView, *, automated: str | None = None) -> MessageView:
         return self._add(
             Direction.OUT,
             SUPPORT[0],
@@ -107,9 +105,7 @@ class Mailbox:
 
 def repeats(box: Mailbox, ruleset: Ruleset, **options: object) -> list[Flag]:
     views = box.views
-    return find_repeats(
-        views, resolve_contacts(views, ruleset, SUPPORT), link_replies(views), ruleset, **options
-    )  # type: ignore[arg-type]
+    return find_repeats(views, resolve_contacts(views, ruleset, SUPPORT), link_replies(views), ruleset, **options)  # type: ignore[arg-type]
 
 
 def kinds(flags: list[Flag]) -> set[tuple[str, int]]:
@@ -229,9 +225,7 @@ def test_same_topic_in_a_new_thread_inside_the_window(ruleset: Ruleset) -> None:
 
 def test_saying_so_counts_even_on_another_topic(ruleset: Ruleset) -> None:
     box = Mailbox(customer="bayu@example.net")
-    box.write(
-        0, "Bagaimana cara ganti email akun?", subject="Ganti email", topics=("data-change",), lang="id"
-    )
+    box.write(0, "Bagaimana cara ganti email akun?", subject="Ganti email", topics=("data-change",), lang="id")
     again = box.write(
         3,
         "Ini sudah pernah saya tanyakan, tolong bantu login akun saya.",
@@ -273,9 +267,7 @@ def test_case_number_counts_beyond_the_topic_window(ruleset: Ruleset) -> None:
 
 def test_third_message_is_high_and_one_unresolved_flag_lists_both_repeats(ruleset: Ruleset) -> None:
     box = Mailbox(customer="nina@example.net")
-    question = box.write(
-        0, "My parcel RESI JX4410982231 is lost.", subject="Lost parcel", topics=("delivery",)
-    )
+    question = box.write(0, "My parcel RESI JX4410982231 is lost.", subject="Lost parcel", topics=("delivery",))
     reply = box.reply(0.5, "We asked the courier.", question)
     second = box.write(
         2, "Any update? It is still not here.", subject="Lost parcel", parent=reply, topics=("delivery",)
@@ -362,9 +354,7 @@ def test_follow_up_that_goes_on_with_the_conversation_is_not_a_repeat(ruleset: R
 
 def test_new_unrelated_question_from_the_same_customer_is_not_a_repeat(ruleset: Ruleset) -> None:
     box = Mailbox()
-    question = box.write(
-        0, "How do I reset my password?", subject="Password reset", topics=("account-access",)
-    )
+    question = box.write(0, "How do I reset my password?", subject="Password reset", topics=("account-access",))
     box.reply(0.2, "Use the Forgot password link.", question)
     box.write(
         5,
@@ -420,9 +410,7 @@ def test_repeat_flags_do_not_depend_on_input_order(ruleset: Ruleset) -> None:
     for seed in range(6):
         shuffled = box.views[:]
         random.Random(seed).shuffle(shuffled)
-        flags = find_repeats(
-            shuffled, resolve_contacts(shuffled, ruleset, SUPPORT), link_replies(shuffled), ruleset
-        )
+        flags = find_repeats(shuffled, resolve_contacts(shuffled, ruleset, SUPPORT), link_replies(shuffled), ruleset)
         assert flags == expected
 
 
@@ -431,9 +419,7 @@ def conversation_mix() -> Mailbox:
     first = box.write(0, "Order NX-2026-00417 arrived damaged.", subject="Damaged item", topics=("refund",))
     reply = box.reply(1, "Please send photos.", first)
     box.write(1.1, "Photos attached.", subject="Damaged item", parent=reply)
-    box.write(
-        4, "Still no reply about NX-2026-00417!", subject="Damaged NX-2026-00417", sender="tomi@work.example"
-    )
+    box.write(4, "Still no reply about NX-2026-00417!", subject="Damaged NX-2026-00417", sender="tomi@work.example")
     box.write(
         4,
         "Apakah toko buka hari Minggu?",
@@ -460,10 +446,7 @@ def test_question_without_a_real_reply_after_the_sla(ruleset: Ruleset) -> None:
     assert "only an automatic acknowledgement" in flags[0].explanation
     assert flags[0].evidence["auto_acks"] == ["<m2@test>"]
     assert find_unanswered(box.views, link_replies(box.views), START + timedelta(hours=20), 24) == []
-    assert (
-        find_unanswered(box.views, link_replies(box.views), START + timedelta(days=4), 24)[0].severity
-        == "high"
-    )
+    assert find_unanswered(box.views, link_replies(box.views), START + timedelta(days=4), 24)[0].severity == "high"
 
 
 def test_reply_after_the_second_message_answers_both(ruleset: Ruleset) -> None:

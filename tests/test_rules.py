@@ -109,3 +109,39 @@ def test_shipped_rules_pass_their_own_check() -> None:
     assert report.errors == []
     ids = {t.id for t in load_rules([default_rules_dir()]).topics}
     assert ids >= {"refund"}
+
+
+THANKS = """
+[[ignore]]
+id = "thanks-only"
+title = "Thank-you note"
+exclude = ["?"]
+[ignore.keywords]
+en = ["thank"]
+"""
+
+
+def test_ignore_rules_load_from_their_own_folder_and_stay_out_of_the_topics(tmp_path: Path) -> None:
+    write_pack(tmp_path, {"refund": GOOD})
+    (tmp_path / "ignore").mkdir()
+    (tmp_path / "ignore" / "thanks.toml").write_text(THANKS)
+    rules = load_rules([tmp_path])
+    assert [t.id for t in rules.topics] == ["refund"]
+    assert [t.id for t in rules.ignore] == ["thanks-only"]
+    assert rules.topic("thanks-only").exclude == ("?",)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (THANKS.replace('exclude = ["?"]', 'examples = ["thanks!"]'), "examples are not used by ignore rules"),
+        (THANKS.replace('id = "thanks-only"', 'id = "refund"'), "ignore rule id 'refund' is also a topic id"),
+        ("[[topic]]\nid = 'x'\ntitle = 'X'\n", "write ignore rules as"),
+    ],
+)
+def test_bad_ignore_rules_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    write_pack(tmp_path, {"refund": GOOD})
+    (tmp_path / "ignore").mkdir()
+    (tmp_path / "ignore" / "bad.toml").write_text(text)
+    with pytest.raises(RulesError, match=message):
+        load_rules([tmp_path])

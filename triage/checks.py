@@ -30,6 +30,7 @@ SIGN_OFF = "sign-off"
 QUESTION_CUES = "question-cues"
 REQUEST_CUES = "request-cues"
 LIST_INTRO = "list-intro"
+THANKS = "thanks"
 ASKS = {"time": "asks-time", "amount": "asks-amount", "reason": "asks-reason"}
 GIVES = {"time": "gives-time", "amount": "gives-amount", "reason": "gives-reason"}
 GENERIC_WORDS = "generic-words"
@@ -43,6 +44,7 @@ PHRASE_LISTS = (
     QUESTION_CUES,
     REQUEST_CUES,
     LIST_INTRO,
+    THANKS,
     *ASKS.values(),
     *GIVES.values(),
 )
@@ -65,7 +67,7 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 # Abbreviations a sentence does not end on: "Jl. Merdeka", "No. 14", "Mr. Tan".
 ABBREVIATION = re.compile(
     r"(?:^|[\s(])(?:jl|jln|no|kel|kec|kab|gg|rt|rw|mr|mrs|ms|dr|st|bpk|sdr|yth|tel|telp|hp|ref|approx|"
-    r"e\.g|i\.e|a\.n|dll|dsb|pt|cv|tbk)\.$",
+    r"e\.g|i\.e|a\.n)\.$",
     re.IGNORECASE,
 )
 LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)]|[a-z][.)])\s+", re.IGNORECASE)
@@ -222,6 +224,7 @@ class Exchange:
     parts: tuple[Part, ...]
     details: tuple[Detail, ...]  # given by the customer
     reply_details: tuple[Detail, ...]  # in the reply's own lines (not courtesy or redirects)
+    thanks_only: bool = False  # the customer only thanked us: nothing asked, nothing to answer
 
     @property
     def related(self) -> tuple[str, ...]:
@@ -238,6 +241,10 @@ class Exchange:
 
     def reply_terms(self, own: bool = False) -> frozenset[str]:
         return frozenset().union(*(s.terms for s in (self.own_lines if own else self.reply_sentences)))
+
+    def specific(self) -> bool:
+        """Whether the reply's own lines name a number, date, time or amount of their own."""
+        return bool(self.reply_details) or concrete("\n".join(s.text for s in self.own_lines))
 
     def substance(self) -> frozenset[str]:
         """Content words the reply shares with the question in its own lines.
@@ -280,8 +287,8 @@ def find_auto_ack(exchange: Exchange) -> list[Flag]:
         return []
     phrases = exchange.lexicon.find(AUTO_ACK, exchange.reply_body)
     substance = exchange.substance()
-    if not phrases or len(substance) >= SUBSTANCE_MIN or used_details(exchange):
-        return []
+    if not phrases or len(substance) >= SUBSTANCE_MIN or exchange.specific() or used_details(exchange):
+        return []  # a receipt that also answers (the case's words, numbers or times) is a reply
     how = f"sent {_minutes(delay)} after the question"
     if reply.automated:
         how = f"marked automated: {reply.automated}"
@@ -305,8 +312,9 @@ def find_deflection(exchange: Exchange) -> list[Flag]:
     if not phrases:
         return []
     substance = exchange.substance()
-    if len(substance) >= SUBSTANCE_MIN or used_details(exchange) or asks_for_details(exchange):
-        return []
+    answers = exchange.specific() or used_details(exchange) or asks_for_details(exchange)
+    if len(substance) >= SUBSTANCE_MIN or answers:
+        return []  # says enough of its own about the question, gives specifics, or asks for them
     return [
         _flag(
             exchange,
@@ -351,16 +359,13 @@ def find_partial_answer(exchange: Exchange) -> list[Flag]:
     # A reply sharing next to nothing with the question is too far off for word overlap to say
     # what it meant to answer (off-topic, deflection and ignored-details judge those). So a part
     # counts as left out only beside another part the reply took up (used its words), and a part
-    # missing its kind of answer only when the reply takes up the question somewhere.
+    # missing its kind of answer only when the reply shares some word with the question.
     taken_up = [v for v in verdicts if v.shared]
-    talks_about_it = bool(taken_up) or len(exchange.substance()) >= SUBSTANCE_MIN
-    left_out = [
-        v for v in left_out
-        if (v.missing and talks_about_it) or any(other is not v for other in taken_up)
-    ]
+    talks_about_it = bool(taken_up) or bool(exchange.substance())
+    left_out = [v for v in left_out if (v.missing and talks_about_it) or any(other is not v for other in taken_up)]
     if not left_out:
         return []
-    answered = len(verdicts) - len(left_out)
+    answered = [v.part.text for v in verdicts if v.answered]
     things = f"{len(left_out)} of the {len(verdicts)} things" if len(verdicts) > 1 else "what"
     return [
         _flag(
@@ -369,18 +374,21 @@ def find_partial_answer(exchange: Exchange) -> list[Flag]:
             "medium" if answered else "high",
             f"The reply leaves out {things} the customer asked: {'; '.join(_describe(v) for v in left_out)}.",
             left_out=[_evidence_of(v) for v in left_out],
-            answered=[v.part.text for v in verdicts if v.answered],
+            answered=answered,
         )
     ]
 
 
 def find_ignored_details(exchange: Exchange) -> list[Flag]:
     """ignored-details: specifics given; the reply uses none, asks for none and says nothing specific."""
-    if not exchange.details or used_details(exchange) or asks_for_details(exchange):
-        return []
+    if not exchange.details or exchange.thanks_only or used_details(exchange) or asks_for_details(exchange):
+        return []  # nothing given, nothing asked (a thank-you note), or the reply uses or asks for them
     own_words = exchange.reply_terms(own=True)
-    if len(own_words) >= OWN_WORDS_MIN or exchange.reply_details:
-        return []  # the reply says something of its own: word overlap cannot tell whether it read the details
+    template = any(s.formula for s in exchange.reply_sentences) and len(own_words) < OWN_WORDS_MIN
+    if not template or exchange.specific():
+        # A reply in its own words may well have read the details (word overlap cannot tell), and
+        # a short "Done, updated." without formula lines is a person answering a follow-up.
+        return []
     given = [f"{d.kind} {d.text}" for d in exchange.details]
     return [
         _flag(
@@ -388,7 +396,7 @@ def find_ignored_details(exchange: Exchange) -> list[Flag]:
             "ignored-details",
             "medium" if len(given) >= 3 else "low",
             f"The customer gave {_quote_list(given[:4])}{' and more' if len(given) > 4 else ''}, but the "
-            "reply uses none of it, asks for nothing and says nothing beyond courtesy lines.",
+            "reply uses none of it, asks for nothing and says nothing beyond set phrases.",
             ignored=[{"kind": d.kind, "text": d.text} for d in exchange.details],
             reply_own_words=sorted(own_words),
         )
@@ -406,8 +414,7 @@ def judge_parts(exchange: Exchange) -> list[PartVerdict]:
     verdicts = []
     for part in exchange.parts:
         shared = part.terms & reply_terms
-        lexicon = exchange.lexicon
-        missing = tuple(k for k in part.wants if not gives(lexicon, k, answer_text(exchange, part, k)))
+        missing = tuple(k for k in part.wants if not gives_for(exchange, part, k))
         # Given the kind of answer asked for ("when?" -> a date), too few words to compare, or
         # two languages: the reply gets the benefit of the doubt.
         engaged = (
@@ -418,6 +425,11 @@ def judge_parts(exchange: Exchange) -> list[PartVerdict]:
         )
         verdicts.append(PartVerdict(part, shared, engaged, missing))
     return verdicts
+
+
+def gives_for(exchange: Exchange, part: Part, kind: str) -> bool:
+    """Whether the reply gives a part the kind of answer it asks for, where it should."""
+    return gives(exchange.lexicon, kind, answer_text(exchange, part, kind))
 
 
 def answer_text(exchange: Exchange, part: Part, kind: str) -> str:
@@ -521,6 +533,7 @@ def read_exchange(
         parts=tuple(parts),
         details=tuple(details.values()),
         reply_details=tuple(details_in(own_text, ruleset)),
+        thanks_only=not parts and any(lexicon.find(THANKS, q.text) for q in questions),
     )
 
 
@@ -730,6 +743,7 @@ def _describe(verdict: PartVerdict) -> str:
 def _evidence_of(verdict: PartVerdict) -> dict[str, object]:
     return {
         "part": verdict.part.text,
+        "message": verdict.part.message_id,
         "taken_up": verdict.engaged,
         "shared_words": sorted(verdict.shared),
         "part_words": sorted(verdict.part.terms),

@@ -61,11 +61,11 @@ class Classifier:
         self._rules = ruleset.topics + ruleset.ignore  # ignore rules match like topics
         self._ignore_ids = frozenset(rule.id for rule in ruleset.ignore)
         self._examples = self._build_examples()
-        self._example_texts = [text for topic in self._rules for text in topic.examples]
+        self._example_texts = [text for topic in ruleset.topics for text in topic.examples]
 
     def _build_examples(self) -> ExampleIndex:
         labelled: list[tuple[str, Sequence[str]]] = []
-        for topic in self._rules:
+        for topic in self.ruleset.topics:
             for text in topic.examples:
                 lang = guess_language(text)
                 labelled.append((topic.id, self.models.analyse(text, lang).lemmas))
@@ -102,8 +102,9 @@ class Classifier:
         """Topics of a message from its subject and new text (never quotes or signature).
 
         Ignore rules (thank-you notes, newsletters, spam) read only the new text and headers,
-        and are weighed against what the topics score on the new text alone: the subject of a
-        thank-you reply still repeats the original question.
+        and are weighed against what the topics' words, patterns and regexes score on the new
+        text alone (examples count for neither): the subject of a thank-you reply still repeats
+        the original question.
         """
         content = f"{subject}\n{text}".strip()
         lang = lang if lang in PIPELINE_LANGS else guess_language(content)
@@ -116,12 +117,9 @@ class Classifier:
         headers = (subject.lower(), sender.lower(), to.lower())
         neighbours = self._examples.nearest(heading.lemmas + body.lemmas)
         evidence = self._evidence(self.ruleset.topics, heading_matches + body_matches, neighbours, content, headers)
-        text_only: dict[str, list[Evidence]] = {}
-        # Examples alone never make an ignore rule win: weigh ignore rules (against the topics
-        # on the new text) only when one matched a word, pattern, regex or header.
-        candidates = self._evidence(self.ruleset.ignore, body_matches, {}, text, headers)
-        if any(items and all(e.kind != "exclude" for e in items) for items in candidates.values()):
-            text_only = self._evidence(self._rules, body_matches, self._examples.nearest(body.lemmas), text, headers)
+        text_only = {}
+        if self.ruleset.ignore:
+            text_only = self._evidence(self._rules, body_matches, {}, text, headers)
         return self._decide(evidence, text_only, body)
 
     def _evidence(

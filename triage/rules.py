@@ -256,6 +256,8 @@ def _read_topic_folder(folder: Path, settings: Settings, key: str = "topic") -> 
             raise RulesError(f"{path}: write {plural} as [[{key}]] tables")
         for index, table in enumerate(tables):
             topic = build_topic(table, path, index, settings)
+            if key == "ignore" and topic.examples:
+                raise RulesError(f"{path}: [ignore {topic.id!r}] examples are not used by ignore rules; use words")
             if topic.id in topics:
                 raise RulesError(f"{path}: duplicate {key} id {topic.id!r} (also in {topics[topic.id].source.name})")
             topics[topic.id] = topic
@@ -383,7 +385,7 @@ def check_rules(folders: Sequence[Path]) -> CheckReport:
     keywords = sum(len(w) for t in ruleset.topics for w in t.keywords.values())
     examples = sum(len(t.examples) for t in ruleset.topics)
     report.summary = (
-        f"{len(ruleset.topics)} topics, {keywords} keywords, {examples} examples "
+        f"{len(ruleset.topics)} topics, {len(ruleset.ignore)} ignore rules, {keywords} keywords, {examples} examples "
         f"from {', '.join(str(f) for f in ruleset.folders)} (version {ruleset.version})"
     )
     return report

@@ -7,6 +7,7 @@ import secrets
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,7 @@ def run_demo(keep: Path | None, echo: Callable[[str], None] = print) -> Path:
         for topic, count in store.topic_counts("in").items():
             echo(f"  {topic:<20} {count:>3}")
         show_flags(store, echo)
+        show_digest(store, config, (keep or Path(tempfile.gettempdir())) / "triage-demo-digest.html", echo)
         store.close()
         echo(f"\nstore: {store_path}" + ("" if keep else " (temporary, removed now)"))
     return store_path
@@ -87,6 +89,16 @@ def show_flags(store: Store, echo: Callable[[str], None], per_kind: int = 2) -> 
         echo(f"  {kind} ({len(found)})")
         for flag in found[:per_kind]:
             echo(f"    [{flag['id']}] {(flag['subject'] or '')[:50]}: {flag['explanation']}")
+
+
+def show_digest(store: Store, config: Config, html_path: Path, echo: Callable[[str], None]) -> None:
+    """The lead's view: the HTML digest to a file, the text digest on screen."""
+    from triage.digest_job import render_period
+
+    now = datetime.now(UTC)
+    html_path.write_text(render_period(store, config, None, now, now, "html"), encoding="utf-8")
+    echo(f"\nHTML digest: {html_path}\n")
+    echo(render_period(store, config, None, now, now, "text"))
 
 
 def run_daemon_with_live_mail(config: Config, echo: Callable[[str], None]) -> None:

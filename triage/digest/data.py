@@ -201,6 +201,7 @@ class Digest:
     """Everything a support lead reads about one period, in the order they read it."""
 
     period: Period
+    timezone: str  # the zone renderers show times in ([digest] timezone); the data stays in UTC
     generated_at: datetime
     flagged_message_ids: tuple[str, ...]  # the contract: every flagged message of the period
     flags: tuple[FlagRef, ...]

@@ -1,0 +1,1 @@
+"""The digest for support leads: build (data), redact (masking) and render (text, Markdown, HTML, JSON)."""
