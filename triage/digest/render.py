@@ -206,12 +206,14 @@ TEXT_SECTIONS: dict[str, Callable[[Digest, tzinfo], Iterator[str]]] = {
 
 # -- Markdown -----------------------------------------------------------------------------------
 
-MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~&])")
+MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
+MD_LINE_START = re.compile(r"^(?:([#+\-=])|(\d+)([.)]))")
 
 
 def md(value: object) -> str:
-    """A value as literal Markdown text: specials backslash-escaped, on one line."""
-    return MD_SPECIAL.sub(r"\\\1", " ".join(clean(str(value)).split()))
+    """A value as literal Markdown text on one line: specials backslash-escaped, no block syntax at its start."""
+    text = MD_SPECIAL.sub(r"\\\1", " ".join(clean(str(value)).split()))
+    return MD_LINE_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", text)
 
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
