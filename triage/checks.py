@@ -55,7 +55,7 @@ AUTO_ACK_WINDOW = timedelta(minutes=10)
 # acknowledgement lines to count as saying something about it (auto-ack, deflection).
 SUBSTANCE_MIN = 3
 # A reply with fewer content words than this outside those lines is a template (ignored-details).
-OWN_WORDS_MIN = 5
+OWN_WORDS_MIN = 10
 # Cosine of content words under which a reply on other topics is off-topic.
 OFF_TOPIC_MAX_SIMILARITY = 0.08
 # A part of the question needs this many content words to be judged left out (none in the reply).
