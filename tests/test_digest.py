@@ -17,6 +17,7 @@ from triage.digest.build import (
     build_digest,
     check_precision,
     excerpt,
+    first_replies,
     response_minutes,
     volumes,
 )
@@ -450,7 +451,8 @@ def test_flagged_replies_sit_beside_their_questions(box: MailBox, digest: Digest
     r2 = replies[mid["r2"]]
     assert r2.question is not None and r2.question.text.startswith("Saya sudah transfer")
     assert {n.kind for n in r2.flags} == {"canned", "unresolved"}
-    assert replies[mid["r3"]].question is not None and replies[mid["r3"]].question.subject == "Masih belum sampai"
+    r3_question = replies[mid["r3"]].question
+    assert r3_question is not None and r3_question.subject == "Masih belum sampai"
     assert all(
         len(r.reply.text) <= 300 and (r.question is None or len(r.question.text) <= 300) for r in digest.flagged_replies
     )
@@ -467,7 +469,7 @@ def test_repeat_contacts_carry_their_history(digest: Digest) -> None:
     told = [t.reply_text for t in contact.history]
     assert told[0] is not None and told[0].startswith("Paket Kakak sedang dalam perjalanan")
     assert told[1] is not None and told[1].startswith("Halo Kak, terima kasih")
-    assert told[2] is None  # the latest contact: r3 is its reply, not part of the repeat flag's evidence
+    assert told[2] is not None and told[2].startswith("Halo Kak")  # r3, found through the reply links
     assert contact.history[0].reply_agent == AGENT2
     text = render_text(digest)
     assert "budi@tokobudi.example: 3 contacts" in text and "Paket Kakak sedang dalam perjalanan" in text
@@ -652,9 +654,10 @@ def test_median_first_response_only_counts_the_first_real_reply() -> None:
         view(4, Direction.IN, 100, "d@x"),
         view(5, Direction.OUT, 160, "b@x"),
     ]
-    minutes = response_minutes(views, {2: (1,), 3: (1,), 5: (4,)}, START, END)
-    assert minutes == {"a@x": [30.0], "b@x": [60.0]}
-    assert response_minutes(views, {2: (1,)}, START + timedelta(hours=1), END) == {}
+    firsts = first_replies(views, {2: (1,), 3: (1,), 5: (4,)})
+    assert {q: r.id for q, r in firsts.items()} == {1: 2, 4: 5}
+    assert response_minutes(views, firsts, START, END) == {"a@x": [30.0], "b@x": [60.0]}
+    assert response_minutes(views, firsts, START + timedelta(hours=1), END) == {"b@x": [60.0]}
 
 
 def test_precision_counts_every_check() -> None:
@@ -664,3 +667,24 @@ def test_precision_counts_every_check() -> None:
     by_kind = {c.kind: c for c in checks}
     assert by_kind["canned"].precision == 0.75 and by_kind["canned"].flags == 1
     assert by_kind["new"].precision == 0.0 and by_kind["unanswered"].precision is None
+
+
+def test_text_and_markdown_keep_hostile_mail_inert(box: MailBox) -> None:
+    subject = "\u202eexe.txt <script>alert(1)</script> | # [x](javascript:alert(1))"
+    box.mail("h1", Direction.IN, "h@x.example", at(8, 15), subject, "# Heading\n1. list <img src=x onerror=alert(1)>")
+    box.topics("h1")
+    digest = build_digest(box.store, START, END, CONFIG, NOW)
+    text, markdown = render_text(digest), render_markdown(digest)
+    assert "\u202e" not in text and "\u202e" not in markdown
+    assert "exe.txt <script>alert(1)</script>" in text  # plain text shows it as it is, minus the override
+    assert not re.search(r"(?<!\\)(<script|<img|\]\(javascript)", markdown)  # only escaped, never markup
+    assert r"\<script\>alert(1)\</script\> \| # \[x\](javascript:alert(1))" in markdown
+    assert "\u202e" in json.loads(render_json(digest))["unclassified"][0]["mail"]["subject"]  # the data stays exact
+
+
+def test_html_draws_volumes_as_css_bars_and_escapes_values(digest: Digest) -> None:
+    html = render_html(digest)
+    assert re.search(r'<div style="width:100%;background:#2563eb;height:8px;', html)  # the busiest topic
+    assert re.search(r'<div style="width:50%;background:#2563eb;height:8px;', html)
+    assert "Paket Kakak sedang dalam perjalanan" in html and "max-width:680px" in html
+    assert "<script" not in html and "<style" not in html and "<img" not in html

@@ -160,13 +160,28 @@ def _migrate_digests(db: sqlite_utils.Database) -> None:
     db.table("digests_sent").create({"period": str, "sent_at": str, "recipients": str, "flags": int}, pk="period")
 
 
+def _migrate_error_history(db: sqlite_utils.Database) -> None:
+    # A successful sync clears last_error (the folder is healthy again) but keeps the episode:
+    # the error it recovered from and when, for `triage status`.
+    db.table("folder_state").add_column("recovered_error", str)
+    db.table("folder_state").add_column("recovered_at", str)
+
+
 # Named, append-only: a released migration is never edited, only followed by a new one.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _migrate_initial),
     ("0002_topics", _migrate_topics),
     ("0003_flags", _migrate_flags),
     ("0004_digests", _migrate_digests),
+    ("0005_error_history", _migrate_error_history),
 ]
+
+# After a successful sync: an error still standing becomes the episode the folder recovered from.
+_RECOVER = (
+    "recovered_error = COALESCE(folder_state.last_error, folder_state.recovered_error), "
+    "recovered_at = CASE WHEN folder_state.last_error IS NULL THEN folder_state.recovered_at ELSE ? END, "
+    "last_error = NULL"
+)
 
 
 def utc_now() -> str:
@@ -216,18 +231,20 @@ class Store:
         return int(found[0]), False
 
     def _write_checkpoint(self, checkpoint: Checkpoint) -> None:
+        now = utc_now()
         self.db.execute(
             "INSERT INTO folder_state (account, role, mailbox, uidvalidity, last_uid, last_sync) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, role) DO UPDATE SET "
             "mailbox = excluded.mailbox, uidvalidity = excluded.uidvalidity, "
-            "last_uid = excluded.last_uid, last_sync = excluded.last_sync, last_error = NULL",
+            f"last_uid = excluded.last_uid, last_sync = excluded.last_sync, {_RECOVER}",
             (
                 checkpoint.account,
                 checkpoint.role.value,
                 checkpoint.mailbox,
                 checkpoint.uidvalidity,
                 checkpoint.last_uid,
-                utc_now(),
+                now,
+                now,
             ),
         )
 
@@ -242,10 +259,11 @@ class Store:
 
     def mark_synced(self, account: str, role: FolderRole) -> None:
         """Record a successful check of a folder that had nothing new."""
+        now = utc_now()
         with self.db.atomic():
             self.db.execute(
-                "UPDATE folder_state SET last_sync = ?, last_error = NULL WHERE account = ? AND role = ?",
-                (utc_now(), account, role.value),
+                f"UPDATE folder_state SET last_sync = ?, {_RECOVER} WHERE account = ? AND role = ?",
+                (now, now, account, role.value),
             )
 
     def record_error(self, account: str, roles: Sequence[FolderRole], error: str) -> None:

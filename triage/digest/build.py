@@ -7,6 +7,7 @@ import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -76,8 +77,12 @@ def build_digest(
     flagged = {row["id"]: row for row in store.messages_by_id(sorted({f["message"] for f in flags}))}
     shown = [f for f in flags if f["status"] != "dismissed"]
     linked = store.messages_by_message_id(referenced_ids(shown, flagged))
+    # Questions up to recompute_days before the period, so replies in it find what they answer.
     context = store.messages_between(_utc(period.start - timedelta(days=config.flags.recompute_days)), span[1])
     in_period = [row for row in context if row["date_utc"] >= span[0]]
+    views = [view_of(dict(row), ()) for row in context]
+    firsts = first_replies(views, link_replies(views))
+    replied = reply_rows(context, firsts)
     topics = store.topics_of([f["message"] for f in shown if f["kind"] == "unanswered"])
     digest = Digest(
         period=period,
@@ -88,10 +93,10 @@ def build_digest(
         health=health(store.status_rows(), config.accounts, store.state(), now, stale),
         volumes=_volumes(store, period),
         flagged_replies=flagged_replies(shown, flagged, linked, mask),
-        repeat_contacts=repeat_contacts(shown, flagged, linked, mask),
+        repeat_contacts=repeat_contacts(shown, flagged, linked, replied, mask),
         unanswered=unanswered(shown, flagged, topics, mask),
         reused_replies=reused_replies(shown, flagged, mask),
-        agents=agent_table(in_period, shown, flagged, first_responses(context, period.start, end)),
+        agents=agent_table(in_period, shown, flagged, response_minutes(views, firsts, period.start, end)),
         unclassified=tuple(sample(row, mask) for row in store.unclassified_between(*span, limit=SAMPLES)),
         rule_hits=rule_hits(store.topic_evidence_between(*span)),
         precision=check_precision(flags, store.feedback_counts()),
@@ -317,9 +322,17 @@ def flagged_replies(
 
 
 def repeat_contacts(
-    flags: Sequence[Row], messages: Mapping[int, Row], linked: Mapping[str, Row], mask: Mask
+    flags: Sequence[Row],
+    messages: Mapping[int, Row],
+    linked: Mapping[str, Row],
+    replied: Mapping[str, Row],
+    mask: Mask,
 ) -> tuple[RepeatContact, ...]:
-    """One entry per customer with repeat-contact flags: every contact so far and what we replied."""
+    """One entry per customer with repeat-contact flags: every contact so far and what we replied.
+
+    The reply of an earlier contact is the one the flag's evidence names; otherwise (the latest
+    contacts) the first real reply threads link to it, from `replied` (Message-ID -> reply row).
+    """
     by_customer: dict[str, list[Row]] = defaultdict(list)
     for flag in flags:
         if section_of(flag, messages.get(flag["message"])) == "repeat_contacts":
@@ -345,6 +358,15 @@ def repeat_contacts(
                     None,
                 ),
             )
+        for key, turn in list(turns.items()):
+            reply = replied.get(key)
+            if turn.reply_text is None and reply is not None:
+                turns[key] = replace(
+                    turn,
+                    reply_date=message_date(reply),
+                    reply_agent=(reply["from_addr"] or "").lower(),
+                    reply_text=excerpt(reply["new_text"], mask, HISTORY_CHARS),
+                )
         history = tuple(sorted(turns.values(), key=lambda t: t.date))
         found.append(
             RepeatContact(
@@ -448,15 +470,8 @@ def reused_replies(flags: Sequence[Row], messages: Mapping[int, Row], mask: Mask
 # -- agents, rules, checks ----------------------------------------------------------------------
 
 
-def first_responses(rows: Sequence[Row], start: datetime, end: datetime) -> dict[str, list[float]]:
-    """Minutes from each question to its first real reply, per replying agent, for first replies in [start, end)."""
-    views = [view_of(dict(row), ()) for row in rows]
-    return response_minutes(views, link_replies(views), start, end)
-
-
-def response_minutes(
-    views: Sequence[MessageView], links: Mapping[int, Sequence[int]], start: datetime, end: datetime
-) -> dict[str, list[float]]:
+def first_replies(views: Sequence[MessageView], links: Mapping[int, Sequence[int]]) -> dict[int, MessageView]:
+    """Question row id -> its first real reply, from threads' reply links."""
     by_id = {v.id: v for v in views}
     first: dict[int, MessageView] = {}
     for reply_id, questions in links.items():
@@ -464,8 +479,22 @@ def response_minutes(
         for question in questions:
             if question not in first or (reply.date, reply.id) < (first[question].date, first[question].id):
                 first[question] = reply
+    return first
+
+
+def reply_rows(rows: Sequence[Row], firsts: Mapping[int, MessageView]) -> dict[str, Row]:
+    """Question Message-ID -> the row of its first real reply."""
+    by_id = {row["id"]: row for row in rows}
+    return {by_id[q]["message_id"]: by_id[r.id] for q, r in firsts.items() if q in by_id and r.id in by_id}
+
+
+def response_minutes(
+    views: Sequence[MessageView], firsts: Mapping[int, MessageView], start: datetime, end: datetime
+) -> dict[str, list[float]]:
+    """Minutes from each question to its first real reply, per replying agent, for first replies in [start, end)."""
+    by_id = {v.id: v for v in views}
     minutes: dict[str, list[float]] = defaultdict(list)
-    for question, reply in first.items():
+    for question, reply in firsts.items():
         if start <= reply.date < end and question in by_id:
             delay = (reply.date - by_id[question].date).total_seconds() / 60
             minutes[reply.sender.lower()].append(max(0.0, delay))

@@ -23,6 +23,7 @@ from triage.digest.data import (
     ReusedReply,
     RuleHits,
     Sample,
+    TopicVolume,
     UnansweredMail,
     Volumes,
 )
@@ -44,7 +45,12 @@ class Html(str):
 
 
 T = TypeVar("T")
-BR, SPACE, DOT, NOTHING = Html("<br>"), Html(" "), Html(" &middot; "), Html("")
+# Outlook on Windows renders with Word, which knows no inline-block: conditional ghost-table markup.
+MSO_ROW = Html('<!--[if mso]><table role="presentation" align="center"><tr><![endif]-->')
+MSO_ROW_END = Html("<!--[if mso]></tr></table><![endif]-->")
+MSO_CELL = Html('<!--[if mso]><td width="150" valign="top"><![endif]-->')
+MSO_CELL_END = Html("<!--[if mso]></td><![endif]-->")
+BR, SPACE, DOT, NOTHING = Html("<br>"), Html(" "), Html("&nbsp;&middot; "), Html("")
 
 
 def esc(value: object) -> Html:
@@ -226,7 +232,7 @@ def header(digest: Digest) -> Html:
     )
     return tag(
         "tr",
-        tag("td", title, period, style=f"background:{INK};padding:22px 28px;border-radius:10px 10px 0 0;"),
+        tag("td", title, period, style=f"background:{INK};padding:22px 24px;border-radius:10px 10px 0 0;"),
     )
 
 
@@ -237,25 +243,33 @@ def summary(digest: Digest) -> Html:
         (
             "Incoming",
             volumes.incoming,
-            total_change(volumes.incoming, volumes.previous_incoming, digest.period.previous_start is not None),
+            total_change(volumes.incoming, volumes.previous_incoming, digest.period.previous_start is not None)
+            or "since the first message",
         ),
         ("Flagged replies", len(digest.flagged_replies), f"{sum(len(r.flags) for r in digest.flagged_replies)} flags"),
         ("Repeat contacts", len(digest.repeat_contacts), "customers"),
         ("Unanswered", len(digest.unanswered), "past the SLA"),
     ]
+    # Inline blocks: four in a row from ~560px, two by two below; Outlook's Word engine gets a ghost table.
     cells = [
-        tag(
-            "td",
-            tag("div", f"{value}", style=f"{FONT}font-size:22px;line-height:28px;font-weight:700;color:{INK};"),
-            tag("div", name, style=f"{FONT}font-size:12px;line-height:16px;font-weight:600;color:#334155;"),
-            tag("div", note, style=f"{FONT}font-size:11px;line-height:15px;color:{MUTED};"),
-            width="25%",
-            style=f"padding:10px;background:{SOFT};border:1px solid {LINE};border-radius:6px;vertical-align:top;",
+        join(
+            [
+                MSO_CELL,
+                tag(
+                    "div",
+                    tag("div", f"{value}", style=f"{FONT}font-size:22px;line-height:28px;font-weight:700;color:{INK};"),
+                    tag("div", name, style=f"{FONT}font-size:12px;line-height:16px;font-weight:600;color:#334155;"),
+                    tag("div", note, style=f"{FONT}font-size:11px;line-height:15px;color:{MUTED};"),
+                    style="display:inline-block;vertical-align:top;width:100%;max-width:124px;box-sizing:border-box;"
+                    f"margin:0 4px 8px 4px;"
+                    f"padding:10px;background:{SOFT};border:1px solid {LINE};border-radius:6px;text-align:left;",
+                ),
+                MSO_CELL_END,
+            ]
         )
         for name, value, note in tiles
     ]
-    gap = tag("td", "", width="8", style="width:8px;font-size:1px;")
-    content = [table(tag("tr", join(cells, gap)), style="border-collapse:separate;")]
+    content = [tag("div", MSO_ROW, *cells, MSO_ROW_END, style="text-align:center;font-size:0;line-height:0;")]
     if alarms:
         names = ", ".join(f"{f.account}/{f.folder}" for f in alarms)
         content.append(
@@ -267,7 +281,7 @@ def summary(digest: Digest) -> Html:
                 "color:#991b1b;border-radius:6px;",
             )
         )
-    return tag("tr", tag("td", *content, style="padding:20px 28px 4px 28px;"))
+    return tag("tr", tag("td", *content, style="padding:20px 24px 4px 24px;"))
 
 
 def contents() -> Html:
@@ -275,7 +289,7 @@ def contents() -> Html:
         tag("a", title, href=f"#{anchor}", style=f"color:{ACCENT};text-decoration:none;white-space:nowrap;")
         for _, anchor, title, _ in SECTIONS
     ]
-    return tag("tr", tag("td", join(links, DOT), style=f"{SMALL}padding:10px 28px 0 28px;"))
+    return tag("tr", tag("td", join(links, DOT), style=f"{SMALL}padding:10px 24px 0 24px;"))
 
 
 def section(number: int, anchor: str, title: str, blurb: str, count: int | None, body: Html) -> Html:
@@ -291,7 +305,7 @@ def section(number: int, anchor: str, title: str, blurb: str, count: int | None,
     lead = tag("p", blurb, style=f"{SMALL}margin:2px 0 12px 0;")
     return tag(
         "tr",
-        tag("td", heading, lead, body, style="padding:26px 28px 4px 28px;border-top:1px solid #f1f5f9;"),
+        tag("td", heading, lead, body, style="padding:26px 24px 4px 24px;border-top:1px solid #f1f5f9;"),
     )
 
 
@@ -311,7 +325,7 @@ def footer(digest: Digest, where: tzinfo) -> Html:
         tag(
             "td",
             *(tag("p", line, style=f"{SMALL}margin:0 0 4px 0;") for line in lines),
-            style=f"padding:18px 28px 22px 28px;border-top:1px solid {LINE};background:{SOFT};"
+            style=f"padding:18px 24px 22px 24px;border-top:1px solid {LINE};background:{SOFT};"
             "border-radius:0 0 10px 10px;",
         ),
     )
@@ -368,27 +382,9 @@ def health_row(folder: FolderHealth, stale_hours: float, where: tzinfo) -> Html:
 
 
 def volume_section(volumes: Volumes, has_previous: bool) -> Html:
+    """Topics with a bar each (and the previous period's under it), counts and the change."""
     top = max([v.count for v in volumes.topics] + [v.previous for v in volumes.topics] + [1])
-    rows = []
-    for volume in volumes.topics:
-        bars = join(
-            [
-                bar(volume.count / top),
-                tag("div", "", style="height:3px;font-size:1px;line-height:3px;"),
-                bar(volume.previous / top, "#cbd5e1", height=4, track="#ffffff"),
-            ]
-        )
-        colour = "#b45309" if volume.change > 0 else "#047857" if volume.change < 0 else MUTED
-        rows.append(
-            tag(
-                "tr",
-                tag("td", volume.topic, style=TD + "width:32%;"),
-                tag("td", bars, style=TD + "width:34%;vertical-align:middle;"),
-                tag("td", f"{volume.count}", style=NUM + "font-weight:600;"),
-                tag("td", f"{volume.previous}" if has_previous else "-", style=NUM + f"color:{MUTED};"),
-                tag("td", change(volume) if has_previous else "-", style=NUM + f"color:{colour};"),
-            )
-        )
+    rows = [volume_row(volume, top, has_previous) for volume in volumes.topics]
     total = muted(
         f"All incoming: {volumes.incoming}"
         + (f" (before: {volumes.previous_incoming})" if has_previous else "")
@@ -396,15 +392,35 @@ def volume_section(volumes: Volumes, has_previous: bool) -> Html:
     )
     if not rows:
         return join([nothing("No incoming mail with a topic this period."), total])
-    legend = muted("Blue: this period; grey: the previous period of the same length.")
-    headers = [
-        ("Topic", ""),
-        ("", ""),
-        ("Now", "text-align:right;"),
-        ("Before", "text-align:right;"),
-        ("Change", "text-align:right;"),
-    ]
+    headers = [("Topic", ""), ("", ""), ("Now", "text-align:right;")]
+    if has_previous:
+        headers += [("Before", "text-align:right;"), ("Change", "text-align:right;")]
+    legend = muted(
+        "Blue: this period; grey: the previous period of the same length."
+        if has_previous
+        else "The period starts with the first message: there is no previous period to compare."
+    )
     return join([data_table(headers, rows), tag("div", total, style="margin-top:8px;"), tag("div", legend)])
+
+
+def volume_row(volume: TopicVolume, top: int, has_previous: bool) -> Html:
+    bars = [bar(volume.count / top)]
+    if has_previous:
+        gap = tag("div", "", style="height:3px;font-size:1px;line-height:3px;")
+        bars += [gap, bar(volume.previous / top, "#cbd5e1", height=4, track="#ffffff")]
+    cells = [
+        # Topic ids break at hyphens only, never inside a word.
+        tag("td", volume.topic, style=f"{TEXT}padding:8px;border-bottom:1px solid #f1f5f9;width:32%;"),
+        tag("td", join(bars), style=TD + "width:34%;vertical-align:middle;"),
+        tag("td", f"{volume.count}", style=NUM + "font-weight:600;"),
+    ]
+    if has_previous:
+        colour = "#b45309" if volume.change > 0 else "#047857" if volume.change < 0 else MUTED
+        cells += [
+            tag("td", f"{volume.previous}", style=NUM + f"color:{MUTED};"),
+            tag("td", change(volume), style=NUM + f"color:{colour};"),
+        ]
+    return tag("tr", *cells)
 
 
 def flagged_card(reply: FlaggedReply, where: tzinfo) -> Html:
@@ -640,35 +656,28 @@ def precision_table(checks: Sequence[CheckPrecision]) -> Html:
     rows = []
     for check in checks:
         value = check.precision
-        colour = "#cbd5e1" if value is None else "#059669" if value >= 0.8 else "#d97706" if value >= 0.5 else "#dc2626"
+        if value is None:
+            shown = tag("span", "no verdicts", style=f"color:{FAINT};")
+        else:
+            colour = "#059669" if value >= 0.8 else "#d97706" if value >= 0.5 else "#dc2626"
+            shown = join([tag("div", percent(value), style="font-weight:600;"), bar(value, colour, height=6)])
         rows.append(
             tag(
                 "tr",
                 tag("td", check.kind, style=TD),
                 tag("td", f"{check.flags}", style=NUM),
-                tag("td", f"{check.confirmed}", style=NUM),
-                tag("td", f"{check.dismissed}", style=NUM),
                 tag(
                     "td",
-                    join(
-                        [
-                            tag(
-                                "div",
-                                percent(value) if value is not None else "no verdicts",
-                                style="font-weight:600;" if value is not None else f"color:{FAINT};",
-                            ),
-                            bar(value or 0, colour, height=6),
-                        ]
-                    ),
-                    style=TD + "width:26%;text-align:right;",
+                    join([f"{check.confirmed} confirmed", BR, muted(f"{check.dismissed} dismissed")]),
+                    style=TD + "text-align:right;",
                 ),
+                tag("td", shown, style=TD + "width:24%;text-align:right;"),
             )
         )
     headers = [
         ("Check", ""),
         ("Flags", "text-align:right;"),
-        ("Confirmed", "text-align:right;"),
-        ("Dismissed", "text-align:right;"),
+        ("Verdicts", "text-align:right;"),
         ("Precision", "text-align:right;"),
     ]
     return data_table(headers, rows)

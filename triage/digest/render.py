@@ -83,6 +83,8 @@ def plural(count: int, word: str) -> str:
 
 def text_health(digest: Digest, where: tzinfo) -> Iterator[str]:
     health = digest.health
+    if not health.folders:
+        yield "No account has synced yet."
     for f in health.folders:
         state = ", ".join(
             s

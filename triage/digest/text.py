@@ -54,7 +54,9 @@ def duration(minutes: float | None) -> str:
 
 
 def hours_ago(hours: float | None) -> str:
-    return "never synced" if hours is None else f"{duration(hours * 60)} ago"
+    if hours is None:
+        return "never synced"
+    return "just now" if hours * 60 < 1 else f"{duration(hours * 60)} ago"  # a clock ahead of `now`: just now
 
 
 def change(volume: TopicVolume) -> str:
