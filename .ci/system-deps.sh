@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Debian packages the integration tests and the benchmark use: Dovecot (IMAP) and isync (mbsync).
+# Debian packages the integration tests and the benchmark use: Dovecot (IMAP), isync (mbsync),
+# Chromium (the HTML digest screenshot test) and systemd-analyze (the unit file check).
 set -euo pipefail
 missing=()
 command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
 command -v mbsync >/dev/null 2>&1 || missing+=(isync)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${missing[*]} (Debian packages)"
