@@ -73,11 +73,15 @@ ABBREVIATION = re.compile(
 LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)]|[a-z][.)])\s+", re.IGNORECASE)
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)  # how phrases and texts are cut for phrase matching
-NAME_LINE = re.compile(r"(?:[A-Z&][\w&'.-]*\s?){1,5}")  # "Sinar Jaya Net", "PT Contoh Indonesia"
+# One to five capitalised words, one space apart. (Written as (word\s?){1,5} the parts of one long
+# word could be split in n^4 ways: a 200-character line took minutes to fail.)
+NAME_LINE = re.compile(r"[A-Z&][\w&'.-]*(?:\s[A-Z&][\w&'.-]*){0,4}\s?")  # "Sinar Jaya Net", "PT Contoh Indonesia"
 
 CURRENCY_AMOUNT = re.compile(
     r"(?:\b(?:rp|idr|usd|sgd|eur)\.?\s?|\$\s?)(\d[\d.,]*)(?:\s?(ribu|rb|juta|jt|thousand|million|k)\b)?"
-    r"|\b(\d[\d.,]*)\s?(ribu|rb|juta|jt|thousand|million|rupiah)\b",
+    # (?<![\d.,]): a number starts where its run of digits and separators does, not at every digit of
+    # "1,2,3,...", which made a long list quadratic (minutes for 40,000 characters)
+    r"|(?<![\d.,])\b(\d[\d.,]*)\s?(ribu|rb|juta|jt|thousand|million|rupiah)\b",
     re.IGNORECASE,
 )
 SCALES = {"ribu": 1e3, "rb": 1e3, "k": 1e3, "thousand": 1e3, "juta": 1e6, "jt": 1e6, "million": 1e6}

@@ -62,6 +62,8 @@ class Classifier:
         self._ignore_ids = frozenset(rule.id for rule in ruleset.ignore)
         self._examples = self._build_examples()
         self._example_texts = [text for topic in ruleset.topics for text in topic.examples]
+        for lang in PIPELINE_LANGS:  # built now, so a pattern spaCy refuses fails the (re)load
+            self._matcher(lang)
 
     def _build_examples(self) -> ExampleIndex:
         labelled: list[tuple[str, Sequence[str]]] = []
@@ -206,6 +208,8 @@ class Classifier:
 
 def _header_evidence(topic: Topic, subject: str, sender: str, to: str) -> list[Evidence]:
     conditions = topic.headers
+    if not (conditions.subject or conditions.sender or conditions.to):
+        return []
     found = []
     for name, value, needles in (
         ("subject", subject, conditions.subject),

@@ -207,6 +207,10 @@ def render_status(rows: list[dict[str, Any]], counts: dict[str, int], service: d
         )
         if row["last_error"]:
             lines.append(f"    last error ({row['last_error_at']}): {row['last_error']}")
+        elif row["recovered_error"]:
+            lines.append(
+                f"    recovered {row['recovered_at']} from an error at {row['last_error_at']}: {row['recovered_error']}"
+            )
     lines.append(
         f"messages: {counts['messages']} ({counts['incoming']} in, {counts['outgoing']} out, "
         f"{counts['quarantined']} quarantined)"
@@ -407,9 +411,11 @@ def render_classification(result: Classification, explain: bool, fmt: str) -> st
             ensure_ascii=False,
             indent=2,
         )
-    if result.skipped:
-        return f"no topics: automated mail ({result.skipped})"
+    if result.skipped and not explain:
+        return f"no topics: {result.skipped}"
     lines = [f"language: {result.lang}" + (" (plain tokenizer, no lemmas)" if result.plain_tokenizer else "")]
+    if result.skipped:
+        lines.append(f"no topics: {result.skipped}")
     lines.append("topics: " + (", ".join(f"{h.topic} ({h.score:g})" for h in result.topics) or "unclassified"))
     if explain:
         for label, hits in (("", result.topics), ("below threshold: ", result.rejected)):

@@ -64,6 +64,10 @@ INDONESIAN_PREFIXES = (
     "se",
 )
 INDONESIAN_SUFFIXES = ("kan", "an", "i")
+# Texts are cut to this many characters before tokenizing: spaCy refuses texts over 1,000,000
+# (nlp.max_length), which made one huge message fail its analysis at every start; what a
+# customer asks is in the first pages, not in a pasted log.
+MAX_TEXT_CHARS = 200_000
 
 
 @dataclass(frozen=True)
@@ -154,8 +158,17 @@ class LanguageModels:
 
     def __init__(self, normalisation: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self.normalisation = {lang: dict(table) for lang, table in (normalisation or {}).items()}
+        # one alternation of the table's words per language: only they need a Python callback
+        self._informal = {
+            lang: re.compile(
+                rf"(?<![^\W\d_])(?:{'|'.join(map(re.escape, sorted(table, key=len, reverse=True)))})(?![^\W\d_])"
+            )
+            for lang, table in self.normalisation.items()
+            if table
+        }
         self._pipelines: dict[str, Any] = {}
         self._lemmatizers: dict[str, IndonesianStemmer | LookupLemmas] = {}
+        self._words: dict[tuple[str, int], tuple[str, str, int]] = {}
         self._lock = threading.Lock()
 
     def pipeline(self, lang: str) -> Any:
@@ -185,32 +198,43 @@ class LanguageModels:
 
     def normalise(self, text: str, lang: str) -> str:
         text = text.lower()
-        table = self.normalisation.get(lang)
-        if not table:
+        informal = self._informal.get(lang)
+        if informal is None:
             return text
-        return WORD.sub(lambda m: table.get(m.group(0), m.group(0)), text)
+        table = self.normalisation[lang]
+        return informal.sub(lambda m: table[m.group(0)], text)
 
     def analyse(self, text: str, lang: str) -> Analysed:
         return self.analyse_many([text], lang)[0]
 
     def analyse_many(self, texts: Sequence[str], lang: str) -> list[Analysed]:
+        import numpy
+        from spacy.attrs import LEMMA, LOWER
+
         nlp = self.pipeline(lang)
         plain = lang not in PIPELINE_LANGS
-        lemmatizer = self._lemmatizers.get(lang)
         results = []
         # The lemmatizers read spaCy's lookup table themselves (as its lookup lemmatizer would),
-        # so only the tokenizer runs; one pass over the tokens sets lemmas and collects both tuples.
-        for doc in map(nlp.make_doc, [self.normalise(t, lang) for t in texts]):
-            tokens: list[str] = []
-            lemmas: list[str] = []
-            for token in doc:
-                lower = token.lower_
-                # without a lemmatizer the word itself stands in, so LEMMA rules still apply
-                token.lemma_ = lemma = lemmatizer.lemma(lower) if lemmatizer is not None else lower
-                tokens.append(lower)
-                lemmas.append(lemma)
-            results.append(Analysed(lang if not plain else "other", tuple(tokens), tuple(lemmas), doc, plain))
+        # so only the tokenizer runs; lemmas are set through arrays, without a Token per word.
+        cut = [self.normalise(t[:MAX_TEXT_CHARS], lang)[:MAX_TEXT_CHARS] for t in texts]
+        for doc in map(nlp.make_doc, cut):
+            words = [self._word(lang, nlp, key) for key in doc.to_array(LOWER).tolist()]
+            if words:
+                doc.from_array([LEMMA], numpy.array([w[2] for w in words], dtype="uint64").reshape(-1, 1))
+            tokens = tuple(w[0] for w in words)
+            results.append(Analysed(lang if not plain else "other", tokens, tuple(w[1] for w in words), doc, plain))
         return results
+
+    def _word(self, lang: str, nlp: Any, key: int) -> tuple[str, str, int]:
+        """A lower-cased word by its hash: the word, its lemma and the lemma's hash (cached)."""
+        found = self._words.get((lang, key))
+        if found is None:
+            lower = nlp.vocab.strings[key]
+            lemmatizer = self._lemmatizers.get(lang)
+            # without a lemmatizer the word itself stands in, so LEMMA rules still apply
+            lemma = lemmatizer.lemma(lower) if lemmatizer is not None else lower
+            found = self._words[(lang, key)] = (lower, lemma, nlp.vocab.strings.add(lemma))
+        return found
 
     def term_matcher(
         self,

@@ -17,8 +17,9 @@ from triage.language import guess_language
 from triage.model import Address, Mail, RawMail, Unparsable
 from triage.textsplit import html_to_text, split_text
 
-# mail-parser logs every defect at WARNING; a support mailbox is full of them.
-logging.getLogger("mailparser").setLevel(logging.ERROR)
+# mail-parser logs every defect (at WARNING, undecodable headers at ERROR with the header text in
+# the line): a support mailbox is full of them, and logs carry no message content.
+logging.getLogger("mailparser").setLevel(logging.CRITICAL)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REPLY_PREFIX = re.compile(
@@ -177,9 +178,11 @@ def parse_date(value: str) -> datetime | None:
         return None
     try:
         date = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        date = date if date.tzinfo else date.replace(tzinfo=UTC)
+        date.astimezone(UTC)  # 31 Dec 9999 23:00 -0200 has no UTC time: the store could not save it
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return date if date.tzinfo else date.replace(tzinfo=UTC)
+    return date
 
 
 def automated_reason(headers: dict[str, Any], sender: Address | None, subject: str) -> str | None:

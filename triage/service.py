@@ -185,11 +185,21 @@ class FolderWatcher(threading.Thread):
                 self._catch_up(session, store)
 
     def _catch_up(self, session: ImapSession, store: Store) -> None:
-        result = capture_folder(session, store, self.config, self.role, self.stop, self.after_batch)
+        result = capture_folder(session, store, self.config, self.role, self.stop, self._batch_stored)
         if result.new:
             log.info("captured", extra=self._fields() | {"new": result.new})
         if result.new_ids and self.after_pass is not None:
             self.after_pass(store, list(result.new_ids))
+
+    def _batch_stored(self, store: Store, ids: list[int]) -> None:
+        """A stored batch is progress: if the connection drops later, back off from the start again.
+
+        Without this, a link that drops now and then during a long backfill would wait longer
+        after each drop (up to backoff_max_seconds), although every connection got work done.
+        """
+        self.backoff.reset()
+        if self.after_batch is not None:
+            self.after_batch(store, ids)
 
     def _poll_wait(self, session: ImapSession, interval: float, keepalive: float) -> None:
         deadline = time.monotonic() + interval

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -697,7 +698,7 @@ def open_store(path: Path) -> Store:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
         db = sqlite_utils.Database(conn)
-        db.enable_wal()
+        _enable_wal(db)
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         migrate(db)
@@ -709,6 +710,19 @@ def open_store(path: Path) -> Store:
     except OSError as exc:
         raise StoreError(f"{path}: cannot create the store: {exc.strerror}") from None
     return Store(db)
+
+
+def _enable_wal(db: sqlite_utils.Database, attempts: int = 20) -> None:
+    """Switch to WAL; the switch does not wait on the busy timeout, so a store being created by
+    another process or thread at the same moment is retried briefly instead of failing."""
+    for attempt in range(attempts):
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def open_memory_store() -> Store:

@@ -84,12 +84,17 @@ BLOCK_TAGS = frozenset("p div br tr li h1 h2 h3 h4 h5 h6 table ul ol pre hr sect
 SKIPPED_TAGS = frozenset(["script", "style", "head", "title"])
 
 
+# Nested blockquotes deeper than this are marked with this many '> ' (a quote is a quote).
+MAX_QUOTE_MARKS = 8
+
+
 class _TextExtractor(HTMLParser):
     """Collects visible text; blockquote content is marked as quoted with '> '."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.lines: list[str] = [""]
+        self.lines: list[str] = []
+        self.line: list[str] = []  # pieces of the current line, joined once at its end (not re-copied per piece)
         self.skipping = 0
         self.quote_depth = 0
 
@@ -115,20 +120,51 @@ class _TextExtractor(HTMLParser):
         if self.skipping:
             return
         text = re.sub(r"\s+", " ", data)
-        if not self.lines[-1].strip():
+        if not self.line:  # a line starts with its first visible character
             text = text.lstrip()
             if text and self.quote_depth:
-                text = "> " * self.quote_depth + text
-        self.lines[-1] += text
+                text = "> " * min(self.quote_depth, MAX_QUOTE_MARKS) + text
+        if text:
+            self.line.append(text)
+
+    def parse_html_declaration(self, i: int) -> int:
+        # A marked section (<![if !supportLists]>, <![CDATA[...]]>) ends at the next '>'. The standard
+        # parser looks for "]]>" up to the end of the input (again for every one left open: quadratic
+        # time) and raises AssertionError on keywords it does not know.
+        if self.rawdata.startswith("<![", i):
+            end = self.rawdata.find(">", i + 3)
+            return -1 if end < 0 else end + 1
+        return super().parse_html_declaration(i)
 
     def _newline(self) -> None:
-        if self.lines[-1].strip():
-            self.lines.append("")
+        if self.line:
+            self.lines.append("".join(self.line))
+            self.line = []
+
+
+COMMENT_CLOSE = re.compile(r"--\s*>")
+
+
+def defuse_html(html: str) -> str:
+    """HTML without the unterminated constructs that make html.parser take quadratic time.
+
+    The parser searches for the end of an open comment, or of a tag after the last '>', up to
+    the end of the input, and does so again for every later one: a message of "<!--" repeated
+    takes minutes. An unterminated comment runs to the end (as in HTML5, so it is cut); a '<'
+    after the last '>' starts no tag and is kept as text.
+    """
+    last_close = max((match.start() for match in COMMENT_CLOSE.finditer(html)), default=-1)
+    unterminated = html.find("<!--", max(0, last_close - 3))  # no "-->" after its own "<!--"
+    if unterminated >= 0:
+        html = html[:unterminated]
+    end = html.rfind(">")
+    return html[: end + 1] + html[end + 1 :].replace("<", "&lt;")
 
 
 def html_to_text(html: str) -> str:
     """Visible text of an HTML body, one block per line, blockquotes prefixed with '> '."""
     extractor = _TextExtractor()
-    extractor.feed(html)
+    extractor.feed(defuse_html(html))
     extractor.close()
+    extractor._newline()
     return "\n".join(line.rstrip() for line in extractor.lines).strip()

@@ -23,7 +23,8 @@ INDONESIAN = re.compile(
     r"(?<![\w+])(?:62[ \-.]?8\d{1,2}|08\d{1,2})[ \-.]?\d{3,4}[ \-.]?\d{3,5}(?!\d)"
     r"|\(0\d{1,3}\)[ \-.]?\d{3,4}[ \-.]?\d{3,4}(?!\d)"
 )
-EMAIL_ADDRESS = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+# starts only where a run of address characters does: from every position it was quadratic
+EMAIL_ADDRESS = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 
 # Digest fields that are identifiers, enumerations or addresses a lead needs: never masked.
 VERBATIM = frozenset(

@@ -53,12 +53,17 @@ def tls_context(account: AccountConfig) -> ssl.SSLContext:
 
 
 @contextmanager
-def imap_errors(account: AccountConfig, doing: str) -> Iterator[None]:
-    """Turn the many ways IMAP fails (socket, TLS, protocol) into ImapError with context."""
+def imap_errors(account: AccountConfig, doing: str, handshake: bool = False) -> Iterator[None]:
+    """Turn the many ways IMAP fails (socket, TLS, protocol) into ImapError with context.
+
+    `handshake`: the block sets up TLS, so a TLS error there means the handshake failed.
+    """
     where = f"account {account.name!r} ({account.host}:{account.port})"
     try:
         yield
     except LoginError as exc:
+        if connection_lost(exc):
+            raise ImapError(f"{where}: {doing} failed: {_server_text(exc.__context__ or exc)}") from None
         raise ImapAuthError(
             f"{where}: login refused for user {account.username!r}: {_server_text(exc)}; "
             "check the username and password source"
@@ -70,12 +75,29 @@ def imap_errors(account: AccountConfig, doing: str) -> Iterator[None]:
             f"{where}: TLS certificate not trusted while {doing}: {exc.verify_message}; "
             "set tls_ca_file for a private CA (tls_verify = false only for testing)"
         ) from None
+    except ssl.SSLError as exc:
+        if not handshake:
+            raise ImapError(f"{where}: {doing} failed: {_server_text(exc)}") from None
+        reason = (exc.reason or _server_text(exc)).replace("_", " ").lower()
+        raise ImapError(
+            f'{where}: TLS handshake failed while {doing}: {reason}; check security = "{account.security}" '
+            f"and port = {account.port} (implicit TLS is usually port 993, STARTTLS port 143)"
+        ) from None
     except TimeoutError:
         raise ImapError(f"{where}: timed out while {doing}") from None
     except socket.gaierror as exc:
         raise ImapError(f"{where}: cannot resolve host while {doing}: {exc.strerror}") from None
     except (OSError, imaplib.IMAP4.abort, imaplib.IMAP4.error, IMAPClientError) as exc:
         raise ImapError(f"{where}: {doing} failed: {_server_text(exc)}") from None
+
+
+def connection_lost(exc: LoginError) -> bool:
+    """True when a LoginError is really a dropped connection, not a refusal.
+
+    imapclient turns every error during LOGIN or AUTHENTICATE into LoginError, including
+    imaplib's abort (the connection closed mid-command); the original is its __context__.
+    """
+    return isinstance(exc.__context__, imaplib.IMAP4.abort)
 
 
 def _server_text(exc: BaseException) -> str:
@@ -111,8 +133,16 @@ class ImapSession:
         self.close()
 
     def connect(self) -> None:
+        """Connect and log in; on failure nothing stays open (`__exit__` does not run then)."""
+        try:
+            self._connect()
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self) -> None:
         account = self.account
-        with imap_errors(account, "connecting"):
+        with imap_errors(account, "connecting", handshake=True):
             client = self._factory(
                 account.host,
                 port=account.port,
@@ -140,8 +170,9 @@ class ImapSession:
         assert self._oauth2 is not None, "OAuth2 accounts need a token source"
         try:
             self._client.oauth2_login(self.account.username, self._oauth2.get().value)
-        except LoginError:
-            self._oauth2.invalidate()  # the next connection fetches a fresh token
+        except LoginError as exc:
+            if not connection_lost(exc):
+                self._oauth2.invalidate()  # refused: the next connection fetches a fresh token
             raise
 
     def close(self) -> None:
