@@ -289,21 +289,25 @@ class ImapSession:
         return False
 
     def _server_spoke(self, timeout: float) -> bool:
-        """True as soon as the server sends anything during IDLE; the lines are left unread.
+        """True when the server announces new or expunged mail during IDLE within `timeout`.
 
-        Any untagged data in IDLE means the mailbox changed (or its flags did): the caller
-        ends IDLE, which reads the complete lines, and catches up. imapclient's idle_check()
-        reads with a non-blocking socket and can split a line that arrives in two writes
-        ("* 2 FETCH (" + "FLAGS ())"), which breaks the connection.
+        Lines are read whole, in blocking mode: imapclient's idle_check() reads with a
+        non-blocking socket and can split a line that arrives in two writes ("* 2 FETCH (" +
+        "FLAGS ())"), which breaks the connection. Keepalives ("* OK Still here") and flag
+        updates are read and passed over.
         """
         imap = self._client._imap
         sock = self._client.socket()
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        waiting = not (isinstance(sock, ssl.SSLSocket) and sock.pending()) and not _buffered(imap.file, sock)
+        if waiting and not select.select([sock], [], [], timeout)[0]:
+            return False
+        line = bytes(imap._get_line())
+        literal = LITERAL.search(line)
+        if literal:  # a literal follows: read it so the stream stays in step; assume a change
+            imap.read(int(literal.group(1)))
+            imap._get_line()
             return True
-        if _buffered(imap.file, sock):
-            return True
-        readable, _, _ = select.select([sock], [], [], timeout)
-        return bool(readable)
+        return bool(ANNOUNCES_MAIL.match(line))
 
     def _reported_change(self) -> bool:
         """True if the server announced new or expunged mail with an earlier command's response.
@@ -391,6 +395,8 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+ANNOUNCES_MAIL = re.compile(rb"^\* \d+ (EXISTS|EXPUNGE)\b", re.IGNORECASE)
+LITERAL = re.compile(rb"\{(\d+)\}$")
 CONTENT_HEADER = re.compile(rb"^(content-type|content-transfer-encoding|mime-version)\s*:", re.I)
 
 
