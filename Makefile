@@ -31,3 +31,10 @@ unit: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# The backfill benchmark (bench/README.md): triage against mbsync on a generated mailbox in a
+# private Dovecot, stage timings, live latency. Needs root, Dovecot and isync (`make system-deps`).
+# Smaller or more: make bench BENCH_ARGS="--messages 2000 --rounds 1"; add --profile for py-spy.
+.PHONY: bench
+bench: $(BIN)/.installed
+	$(BIN)/python bench/backfill.py $(BENCH_ARGS)

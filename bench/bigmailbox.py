@@ -36,6 +36,7 @@ from texts import (
     GREETINGS,
     NUDGE,
     OPENINGS,
+    RECONTACT,
     SUBJECTS,
     TOPICS,
     Lang,
@@ -193,6 +194,7 @@ class Question:
     topic: str
     case: str
     date: datetime
+    text: str
 
 
 @dataclass
@@ -586,7 +588,7 @@ class MailboxGenerator:
         raw, message_id = self.customer_mail(customer, subject, text, date, None)
         yield Message("INBOX", raw, date, seen=date < self.end - timedelta(days=2) or rng.random() < 0.5)
         if date > self.end - timedelta(days=10):
-            self.recent.append(Question(message_id, subject, customer, topic, case, date))
+            self.recent.append(Question(message_id, subject, customer, topic, case, date, text))
         thread = Thread(subject, [message_id], text, address(customer.name, customer.email), date)
         replied = False
         if rng.random() < 0.42:
@@ -616,6 +618,26 @@ class MailboxGenerator:
                     agent = rng.choice(AGENTS)
                     text = self.reply_text(customer, topic, "answer", slots, agent)
                     yield Message("Sent", self.support_mail(customer, text, date, thread, agent, False)[0], date)
+
+    def live_message(self, index: int, question: Question, now: datetime) -> tuple[Message, str]:
+        """A message for the live run, made to be flagged: 3 of 4 a customer writing again about
+        a recent question (repeat-contact), 1 of 4 a reply that only redirects (deflection).
+        Returns the message (CRLF line endings, for APPEND) and its Message-ID."""
+        customer, lang = question.customer, question.customer.lang
+        slots = self._slots(question.case, now, lang)
+        sender = address(customer.name, customer.email)
+        thread = Thread(question.subject, [question.message_id], question.text, sender, question.date)
+        if index % 4 == 3:
+            agent = self.rng.choice(AGENTS)
+            text = self.reply_text(customer, question.topic, "deflect", slots, agent)
+            raw, message_id = self.support_mail(customer, text, now, thread, agent, False)
+            folder = "Sent"
+        else:
+            text = self.followup_text(customer, slots, replied=False)
+            text = text.replace("\n\n", f"\n\n{RECONTACT[lang].format(**slots)} ", 1)
+            raw, message_id = self.customer_mail(customer, f"Re: {question.subject}", text, now, thread)
+            folder = "INBOX"
+        return Message(folder, raw.replace(b"\n", b"\r\n"), now, seen=False), message_id
 
     def _reply_date(self, after: datetime) -> datetime:
         hours = self.rng.choice((0.05, 0.5, 2, 5, 20, 30, 70))

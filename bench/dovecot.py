@@ -178,6 +178,9 @@ class Dovecot:
 
 MBSYNCRC = """\
 # mbsync (isync) mirroring the benchmark's Dovecot into a local Maildir, pull only.
+# FSync yes is isync's default: every message and state file is fsync'ed (what a user gets).
+FSync {fsync}
+
 IMAPAccount bench
 Host {host}
 Port {port}
@@ -213,7 +216,7 @@ SyncState *
 """
 
 
-def write_mbsyncrc(path: Path, server: Dovecot, mirror: Path) -> Path:
+def write_mbsyncrc(path: Path, server: Dovecot, mirror: Path, fsync: bool = True) -> Path:
     """An .mbsyncrc pulling INBOX and Sent into `mirror` (plain auth, no TLS: loopback only)."""
     password_file = path.with_name("mbsync-password")
     password_file.write_text(server.password)
@@ -225,6 +228,7 @@ def write_mbsyncrc(path: Path, server: Dovecot, mirror: Path) -> Path:
             user=server.username,
             password_file=password_file,
             mirror=mirror,
+            fsync="yes" if fsync else "no",
         )
     )
     return path

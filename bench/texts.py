@@ -405,6 +405,10 @@ FOLLOWUP: dict[Lang, tuple[str, ...]] = {
         "Sudah {days} hari dan saya masih menunggu.",
     ),
 }
+RECONTACT: dict[Lang, str] = {
+    "en": "I already wrote to you about {case} and I am still waiting for an answer.",
+    "id": "Saya sudah menghubungi sebelumnya tentang {case} dan belum ada jawaban.",
+}
 NUDGE: dict[Lang, tuple[str, ...]] = {
     "en": (
         "I wrote to you on {date} and I have not heard back.",

@@ -21,6 +21,10 @@ from triage.views import load_views
 
 # A reply flagged with one of these did not settle the matter: a follow-up after it is a repeat.
 FAILED_REPLY = frozenset({"off-topic", "canned", "partial-answer", "deflection", "auto-ack"})
+# The derivations read this much of each message's new text: more than any question or reply, and
+# the reply checks compare every part of a question with the whole reply, so a pasted log of
+# 900,000 characters took minutes (each message was re-derived after every batch for 30 days).
+MAX_TEXT_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class FlagEngine:
 
     def derive(self, views: Sequence[MessageView], now: datetime) -> list[Flag]:
         """All flags for a set of messages; depends only on the set, not on arrival order."""
-        views = sorted(views, key=lambda v: (v.date, v.id))
+        views = sorted((_capped(v) for v in views), key=lambda v: (v.date, v.id))
         by_id = {v.id: v for v in views}
         contacts = resolve_contacts(views, self.ruleset, self.config.support.addresses)
         links = link_replies(views)
@@ -83,6 +87,10 @@ class FlagEngine:
         oldest = store.earliest_date(new_ids) if new_ids else None
         start = (oldest or now) - timedelta(days=self.config.flags.recompute_days)
         return self.recompute(store, now, since=start)
+
+
+def _capped(view: MessageView) -> MessageView:
+    return replace(view, text=view.text[:MAX_TEXT_CHARS]) if len(view.text) > MAX_TEXT_CHARS else view
 
 
 def acknowledged_questions(views: Sequence[MessageView]) -> dict[int, list[MessageView]]:

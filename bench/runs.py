@@ -1,0 +1,146 @@
+"""Timed runs of mbsync and the real `triage` command, the triage config, and store checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dovecot import MBSYNC, Dovecot
+
+TRIAGE = Path(sys.executable).parent / "triage"
+PASSWORD_ENV = "TRIAGE_BENCH_PASSWORD"
+SUPPORT_ADDRESS = "support@nusantara-net.example"
+SUPPORT_DOMAIN = "nusantara-net.example"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One timed child process: wall time, CPU time and peak RSS (its own, from wait4), exit status."""
+
+    seconds: float
+    peak_rss_mb: float
+    status: int
+    cpu_seconds: float = 0.0  # user + system: less sensitive than wall time to a busy machine
+
+
+def run_timed(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> Run:
+    """Run a command to completion; its output goes to `log`; rusage of this child alone."""
+    with open(log, "wb") as out:
+        start = time.perf_counter()
+        process = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, env=dict(env or os.environ))
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it; tell Popen
+    return Run(seconds, usage.ru_maxrss / 1024, process.returncode, usage.ru_utime + usage.ru_stime)
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+
+
+def write_triage_config(path: Path, server: Dovecot, store: Path, capture: Mapping[str, Any] | None = None) -> Path:
+    """A config for the benchmark's Dovecot; the password comes from $TRIAGE_BENCH_PASSWORD."""
+    tables: list[tuple[str, Mapping[str, Any]]] = [
+        ("[store]", {"path": store}),
+        ("[support]", {"addresses": [SUPPORT_ADDRESS], "domains": [SUPPORT_DOMAIN]}),
+        ("[capture]", capture or {}),
+        ("[log]", {"level": "INFO"}),
+        (
+            "[[accounts]]",
+            {
+                "name": "bench",
+                "host": server.host,
+                "port": server.port,
+                "username": server.username,
+                "security": "none",
+                "password_env": PASSWORD_ENV,
+                "sent": "Sent",
+            },
+        ),
+    ]
+    lines = [f"{head}\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in values.items()) for head, values in tables]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def triage_env(server: Dovecot) -> dict[str, str]:
+    return os.environ | {PASSWORD_ENV: server.password}
+
+
+def run_triage_once(config: Path, store: Path, server: Dovecot, log: Path) -> Run:
+    """`triage run --once` into a fresh store (the previous round's store is removed first)."""
+    shutil.rmtree(store.parent, ignore_errors=True)
+    return run_timed([str(TRIAGE), "run", "--once", "--config", str(config)], log, triage_env(server))
+
+
+def run_mbsync(rc: Path, mirror: Path, log: Path) -> Run:
+    """`mbsync -c rc -a` into a fresh mirror (state and mail of the previous round removed)."""
+    shutil.rmtree(mirror, ignore_errors=True)
+    mirror.mkdir(parents=True)
+    return run_timed([MBSYNC, "-c", str(rc), "-a"], log)
+
+
+def query(store: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Read the store read-only (safe while triage writes to it)."""
+    connection = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=10)
+    try:
+        return list(connection.execute(sql, list(params)))
+    finally:
+        connection.close()
+
+
+@dataclass(frozen=True)
+class WorkDone:
+    """What a backfill left in the store: proof that topics and flags were really computed."""
+
+    messages: int
+    parsed: int
+    quarantined: int
+    classifications: int
+    message_topics: int
+    flags: int
+    flags_by_kind: dict[str, int]
+    topics_by_name: dict[str, int]
+
+    def problems(self, expected: int) -> list[str]:
+        found = []
+        if self.messages != expected:
+            found.append(f"{self.messages} messages stored, {expected} in the mailbox")
+        if self.classifications != self.parsed:
+            found.append(f"{self.classifications} classifications for {self.parsed} parsed messages")
+        if self.message_topics == 0:
+            found.append("no message_topics rows")
+        if self.flags == 0:
+            found.append("no flags rows")
+        return found
+
+
+def work_done(store: Path) -> WorkDone:
+    def one(sql: str) -> int:
+        return int(query(store, sql)[0][0] or 0)
+
+    return WorkDone(
+        messages=one("SELECT COUNT(*) FROM messages"),
+        parsed=one("SELECT COUNT(*) FROM messages WHERE status = 'ok'"),
+        quarantined=one("SELECT COUNT(*) FROM messages WHERE status != 'ok'"),
+        classifications=one("SELECT COUNT(*) FROM classifications"),
+        message_topics=one("SELECT COUNT(*) FROM message_topics"),
+        flags=one("SELECT COUNT(*) FROM flags"),
+        flags_by_kind=dict(query(store, "SELECT kind, COUNT(*) FROM flags GROUP BY kind ORDER BY 2 DESC")),
+        topics_by_name=dict(query(store, "SELECT topic, COUNT(*) FROM message_topics GROUP BY topic ORDER BY 2 DESC")),
+    )
