@@ -62,7 +62,9 @@ class Classifier:
         self._ignore_ids = frozenset(rule.id for rule in ruleset.ignore)
         self._examples = self._build_examples()
         self._example_texts = [text for topic in ruleset.topics for text in topic.examples]
-        for lang in PIPELINE_LANGS:  # built now, so a pattern spaCy refuses fails the (re)load
+        # Built now, so a pattern spaCy refuses fails the (re)load, and no message waits while a
+        # matcher is built (seconds for a rule pack of 50,000 keywords); PLAIN serves other languages.
+        for lang in (*PIPELINE_LANGS, PLAIN):
             self._matcher(lang)
 
     def _build_examples(self) -> ExampleIndex:

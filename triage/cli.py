@@ -530,8 +530,12 @@ def digest(since_text: str, fmt: str, out: Path | None, send_mail: bool, config_
     if out is None:
         click.echo(text)
     else:
-        out.write_text(text, encoding="utf-8")
-        out.chmod(0o600)
+        try:
+            out.write_text(text, encoding="utf-8")
+            out.chmod(0o600)
+        except OSError as exc:  # a full disk, a read-only or missing folder
+            click.echo(f"triage: error: cannot write {out}: {exc.strerror or exc}", err=True)
+            sys.exit(2)
         click.echo(f"wrote {out}", err=True)
     if send_mail:
         try:

@@ -46,11 +46,14 @@ def find_identifiers(text: str, ruleset: Ruleset) -> set[tuple[str, str]]:
     """(identifier name, normalised value) for every identifier rule that matches the text."""
     found: set[tuple[str, str]] = set()
     for identifier in ruleset.identifiers:
-        for match in identifier.compiled.finditer(text, timeout=1.0):
-            raw = _matched_value(match)
-            value = normalise_value(raw)
-            if _plausible(raw, value):
-                found.add((identifier.name, value))
+        try:
+            for match in identifier.compiled.finditer(text, timeout=1.0):
+                raw = _matched_value(match)
+                value = normalise_value(raw)
+                if _plausible(raw, value):
+                    found.add((identifier.name, value))
+        except TimeoutError:
+            continue  # a runaway identifier regex must not stop the flags; `rules check` reports it
     return found
 
 

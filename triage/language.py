@@ -68,6 +68,11 @@ INDONESIAN_SUFFIXES = ("kan", "an", "i")
 # (nlp.max_length), which made one huge message fail its analysis at every start; what a
 # customer asks is in the first pages, not in a pasted log.
 MAX_TEXT_CHARS = 200_000
+# spaCy splits punctuation and emoji off a word one at a time, searching the rest of the word each
+# time: a run of 10,000 "?" (a mojibake line) or emoji took 40 s. No word is longer than this, so
+# runs without whitespace are cut into pieces of this length before tokenizing.
+MAX_WORD_CHARS = 40
+LONG_RUN = re.compile(rf"\S{{{MAX_WORD_CHARS}}}(?=\S)")
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,23 @@ class Analysed:
 
 class RulePatternError(ValueError):
     """A token pattern spaCy refuses; the message says why."""
+
+
+def token_pattern_problem(pattern: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why spaCy's Matcher would refuse a token pattern, or fail on it while matching; None when it is fine."""
+    from spacy.matcher import Matcher
+    from spacy.vocab import Vocab
+
+    if any("_" in token for token in pattern):
+        return "custom attributes (_) are not available in rules"
+    try:
+        Matcher(Vocab(), validate=True).add("pattern", [[dict(token) for token in pattern]])
+    except re.error as exc:
+        return f"a REGEX does not compile: {exc}"
+    except (ValueError, KeyError, TypeError) as exc:
+        details = [line[2:] for line in str(exc).splitlines() if line.startswith("- ")]
+        return "; ".join(details) or str(exc).splitlines()[0]
+    return None
 
 
 class LookupLemmas:
@@ -216,7 +238,7 @@ class LanguageModels:
         results = []
         # The lemmatizers read spaCy's lookup table themselves (as its lookup lemmatizer would),
         # so only the tokenizer runs; lemmas are set through arrays, without a Token per word.
-        cut = [self.normalise(t[:MAX_TEXT_CHARS], lang)[:MAX_TEXT_CHARS] for t in texts]
+        cut = [LONG_RUN.sub(r"\g<0> ", self.normalise(t[:MAX_TEXT_CHARS], lang)[:MAX_TEXT_CHARS]) for t in texts]
         for doc in map(nlp.make_doc, cut):
             words = [self._word(lang, nlp, key) for key in doc.to_array(LOWER).tolist()]
             if words:

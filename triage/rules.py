@@ -12,12 +12,15 @@ from typing import Any
 
 import regex
 
+from triage.language import token_pattern_problem
 from triage.schema import SchemaError, build_section
 
 TOPIC_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # A group that repeats something which itself repeats: (a+)+, (\w*)*, (x|y+){2,}.
 NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
 ADVERSARIAL_INPUTS = ("a" * 40 + "!", "1" * 40 + "x", " " * 40 + "x", "ab" * 30 + "!")
+# Each regex rule may take this long per message at most ([classify] regex_timeout_ms).
+MAX_REGEX_TIMEOUT_MS = 1000
 
 
 class RulesError(SchemaError):
@@ -229,7 +232,14 @@ def _read_settings(path: Path, current: Settings) -> Settings:
     if unknown:
         raise RulesError(f"{path}: unknown section [{', '.join(sorted(unknown))}]; known: [classify]")
     merged = {k: getattr(current, k) for k in Settings.__dataclass_fields__} | data.get("classify", {})
-    return build_section(Settings, merged, str(path), "classify", RulesError)  # type: ignore[no-any-return]
+    settings: Settings = build_section(Settings, merged, str(path), "classify", RulesError)
+    if not 1 <= settings.regex_timeout_ms <= MAX_REGEX_TIMEOUT_MS:
+        # 0 times every regex out; a negative timeout turns the limit off, so one bad rule hangs classification
+        raise RulesError(
+            f"{path}: [classify] regex_timeout_ms must be between 1 and {MAX_REGEX_TIMEOUT_MS}, "
+            f"not {settings.regex_timeout_ms}"
+        )
+    return settings
 
 
 def _read_normalisation(folder: Path) -> dict[str, dict[str, str]]:
@@ -309,7 +319,29 @@ def _tables(value: object, where: str, key: str) -> list[dict[str, Any]]:
 
 def _pattern(table: dict[str, Any], path: Path, label: str) -> TokenPattern:
     spec: _PatternFields = build_section(_PatternFields, table, str(path), f"{label} patterns", RulesError)
+    where = f"{path}: [{label}] patterns {spec.name!r}: pattern"
+    problem = token_pattern_problem(spec.pattern)
+    if problem:
+        raise RulesError(f"{where}: spaCy refuses it: {problem}")
+    for text in _token_regexes(spec.pattern):
+        try:
+            compiled = regex.compile(text)
+        except regex.error:
+            continue  # spaCy compiled it with `re`; the regex module only serves the safety test
+        reason = unsafe_regex_reason(RegexRule(spec.name, text, compiled=compiled))
+        if reason:  # spaCy runs token regexes with no timeout: one could hang classification
+            raise RulesError(f"{where}: REGEX {text!r}: {reason}; token patterns have no timeout, use [[topic.regex]]")
     return TokenPattern(spec.name, tuple(spec.pattern), spec.weight)
+
+
+def _token_regexes(pattern: tuple[dict[str, Any], ...]) -> list[str]:
+    """The REGEX predicates of a token pattern, e.g. {"LOWER": {"REGEX": "^inv-\\d+$"}}."""
+    return [
+        value["REGEX"]
+        for token in pattern
+        for value in token.values()
+        if isinstance(value, dict) and isinstance(value.get("REGEX"), str)
+    ]
 
 
 def _regex(table: dict[str, Any], path: Path, label: str, settings: Settings) -> RegexRule:
@@ -371,6 +403,10 @@ def check_rules(folders: Sequence[Path]) -> CheckReport:
         report.errors.append(str(exc))
         return report
     owners: dict[str, list[str]] = {}
+    for identifier in ruleset.identifiers:
+        reason = unsafe_regex_reason(RegexRule(identifier.name, identifier.pattern, compiled=identifier.compiled))
+        if reason:
+            report.errors.append(f"identifiers.toml: identifier {identifier.name!r} regex: {reason}")
     for topic in ruleset.topics + ruleset.ignore:
         for rule in topic.regexes:
             reason = unsafe_regex_reason(rule)

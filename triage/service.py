@@ -313,6 +313,8 @@ class Daemon:
         try:
             flag_after_pass(lambda: self.analyzer)(store, [])
             purge_old_raw(store, self.config, datetime.now(UTC))
+        except StoreError as exc:  # a full disk must not end the main loop: capture resumes when space returns
+            log.error("raw bytes past retention not purged; retrying later", extra={"error": str(exc)})
         finally:
             store.close()
 
@@ -390,5 +392,7 @@ class Daemon:
             store.set_state("reload_error", reload_error)
             if reload_error is None:
                 self.analyzer.analyze_missing(store)
+        except StoreError as exc:  # e.g. a full disk: the daemon starts (or reloads) all the same
+            log.error("cannot record service state", extra={"error": str(exc)})
         finally:
             store.close()

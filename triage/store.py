@@ -7,6 +7,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -192,15 +193,20 @@ def utc_now() -> str:
 class Store:
     """Captured mail and capture state in one SQLite file (WAL mode)."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: sqlite_utils.Database, path: Path | None = None) -> None:
         self.db = db
+        self.path = path  # for error messages; None for an in-memory store
 
     # -- capture -----------------------------------------------------------------------------
 
     def save_batch(self, account: str, items: Sequence[Captured], checkpoint: Checkpoint | None) -> list[int]:
-        """Store messages and the folder checkpoint in one transaction; returns the new row ids."""
+        """Store messages and the folder checkpoint in one transaction; returns the new row ids.
+
+        Raises StoreError when the disk is full, the file is locked or damaged: then neither the
+        messages nor the checkpoint were written, and the next attempt fetches the batch again.
+        """
         new: list[int] = []
-        with self.db.atomic():
+        with self._writing("; the batch was not stored (nor its checkpoint) and is fetched again when capture retries"):
             for item in items:
                 message, inserted = self._insert_message(account, item)
                 if inserted:
@@ -214,6 +220,18 @@ class Store:
             if checkpoint is not None:
                 self._write_checkpoint(checkpoint)
         return new
+
+    @contextmanager
+    def _writing(self, consequence: str = "; nothing of this change was written") -> Iterator[None]:
+        """One write transaction. Trouble with the file or the disk (full, locked, read-only, damaged)
+        becomes a StoreError saying what to do; the transaction is rolled back whole."""
+        try:
+            with self.db.atomic():
+                yield
+        except sqlite3.DatabaseError as exc:
+            if not is_store_trouble(exc):
+                raise  # a constraint or a bug: not the user's to fix
+            raise StoreError(f"{self.path or 'the store'}: {store_trouble(exc)}{consequence}") from exc
 
     def _insert_message(self, account: str, item: Captured) -> tuple[int, bool]:
         row = message_row(account, item)
@@ -261,7 +279,7 @@ class Store:
     def mark_synced(self, account: str, role: FolderRole) -> None:
         """Record a successful check of a folder that had nothing new."""
         now = utc_now()
-        with self.db.atomic():
+        with self._writing():
             self.db.execute(
                 f"UPDATE folder_state SET last_sync = ?, {_RECOVER} WHERE account = ? AND role = ?",
                 (now, now, account, role.value),
@@ -269,7 +287,7 @@ class Store:
 
     def record_error(self, account: str, roles: Sequence[FolderRole], error: str) -> None:
         """Remember the last error of an account's folders for `triage status`."""
-        with self.db.atomic():
+        with self._writing():
             for role in roles:
                 self.db.execute(
                     "INSERT INTO folder_state (account, role, last_error, last_error_at) "
@@ -321,7 +339,7 @@ class Store:
     def replace_topics(self, classified: Sequence[dict[str, Any]], topics: Sequence[dict[str, Any]]) -> None:
         """Replace the derived topics of the given messages in one transaction."""
         ids = [row["message"] for row in classified]
-        with self.db.atomic():
+        with self._writing():
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
@@ -390,7 +408,7 @@ class Store:
         """
         keys = {flag["key"] for flag in flags}
         now = utc_now()
-        with self.db.atomic():
+        with self._writing():
             for start in range(0, len(scope), 500):
                 chunk = list(scope[start : start + 500])
                 marks = ",".join("?" * len(chunk))
@@ -455,7 +473,7 @@ class Store:
         return rows[0] if rows else None
 
     def set_feedback(self, key: str, kind: str, verdict: str, note: str | None) -> None:
-        with self.db.atomic():
+        with self._writing():
             self.db.execute(
                 "INSERT INTO flag_feedback (key, kind, verdict, note, at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET verdict = excluded.verdict, note = excluded.note, at = excluded.at",
@@ -473,7 +491,7 @@ class Store:
 
     def purge_raw_before(self, cutoff_utc: str) -> int:
         """Drop the raw bytes of mail dated before the cutoff; parsed text and derived data stay."""
-        with self.db.atomic():
+        with self._writing():
             cursor = self.db.execute(
                 "DELETE FROM raw WHERE message IN (SELECT id FROM messages WHERE date_utc < ?)", (cutoff_utc,)
             )
@@ -493,7 +511,7 @@ class Store:
             (address, address, address),
         ).fetchall()
         ids = [row[0] for row in rows]
-        with self.db.atomic():
+        with self._writing():
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
@@ -536,7 +554,7 @@ class Store:
 
     def record_digest_sent(self, period: str, recipients: Sequence[str], flags: int) -> bool:
         """Record a sent period; False when it was already recorded (another process sent it)."""
-        with self.db.atomic():
+        with self._writing():
             cursor = self.db.execute(
                 "INSERT OR IGNORE INTO digests_sent (period, sent_at, recipients, flags) VALUES (?, ?, ?, ?)",
                 (period, utc_now(), ",".join(recipients), flags),
@@ -546,7 +564,7 @@ class Store:
     # -- service state -----------------------------------------------------------------------
 
     def set_state(self, key: str, value: str | None) -> None:
-        with self.db.atomic():
+        with self._writing():
             self.db.execute(
                 "INSERT INTO service_state (key, value, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -692,6 +710,7 @@ def message_row(account: str, item: Captured) -> dict[str, Any]:
 
 def open_store(path: Path) -> Store:
     """Open (creating if needed) the store, owner-only permissions, WAL mode, migrated."""
+    conn: sqlite3.Connection | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
@@ -703,13 +722,36 @@ def open_store(path: Path) -> Store:
         db.execute("PRAGMA foreign_keys = ON")
         migrate(db)
     except sqlite3.DatabaseError as exc:
+        if conn is not None:
+            conn.close()
         raise StoreError(
-            f"{path}: cannot open the store: {exc}. If the file is damaged, restore a backup "
-            "(`triage backup` makes one); captured mail is never rewritten in place."
+            f"{path}: cannot open the store: {store_trouble(exc)}. Captured mail is never rewritten in place."
         ) from None
     except OSError as exc:
         raise StoreError(f"{path}: cannot create the store: {exc.strerror}") from None
-    return Store(db)
+    return Store(db, path)
+
+
+def is_store_trouble(exc: sqlite3.DatabaseError) -> bool:
+    """Errors of the file and the machine (full, locked, read-only, damaged), not of triage's SQL."""
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
+
+
+def store_trouble(exc: sqlite3.DatabaseError) -> str:
+    """A SQLite error as what happened and what to do about it."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith("SQLITE_FULL"):
+        return f"the disk is full ({exc}): free space on the filesystem that holds the store"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return (
+            f"the store is locked ({exc}) by another process for longer than the busy timeout: "
+            "is a second triage, or a tool such as a backup, holding it?"
+        )
+    if name.startswith("SQLITE_READONLY"):
+        return f"the store is read-only ({exc}): check the permissions of the file and its folder"
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return f"the file is damaged ({exc}): restore a backup (`triage backup` makes one)"
+    return str(exc)
 
 
 def _enable_wal(db: sqlite_utils.Database, attempts: int = 20) -> None:
