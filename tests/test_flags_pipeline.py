@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from triage import flagging
 from triage.analyze import Analyzer
 from triage.capture import import_raw
 from triage.config import Config, load_config
@@ -78,6 +79,16 @@ def test_flags_do_not_depend_on_the_order_mail_arrives_in(
     random.Random(5).shuffle(shuffled)
     config = write_config(tmp_path / "shuffled")
     import_in_chunks(config, shuffled, 4, analyzer)  # replies often arrive before their questions
+    assert flags_by_message(config) == expected
+
+
+def test_a_recompute_in_small_windows_gives_the_flags_of_one_window(
+    in_date_order: tuple[Path, dict[str, set[str]]], tmp_path: Path, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, expected = in_date_order
+    monkeypatch.setattr(flagging, "WINDOW_MESSAGES", 7)  # the sample mailbox spans 15 windows
+    config = write_config(tmp_path / "windows")
+    import_in_chunks(config, sample_messages(), 1, analyzer)
     assert flags_by_message(config) == expected
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from triage.canned import find_canned
 from triage.checks import check_reply
@@ -25,6 +25,8 @@ FAILED_REPLY = frozenset({"off-topic", "canned", "partial-answer", "deflection",
 # the reply checks compare every part of a question with the whole reply, so a pasted log of
 # 900,000 characters took minutes (each message was re-derived after every batch for 30 days).
 MAX_TEXT_CHARS = 20_000
+# A recompute derives at most this many messages at once (plus their context).
+WINDOW_MESSAGES = 10_000
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,26 @@ class FlagEngine:
     def recompute(self, store: Store, now: datetime, since: datetime | None = None) -> int:
         """Re-derive the flags of mail dated from `since` (all mail when None); returns the count.
 
-        Mail from one repeat window before `since` is read as context but keeps its flags, so
-        a message near the start of the range still sees the contacts before it.
+        The range is derived in windows of about WINDOW_MESSAGES messages, so memory stays flat
+        however much mail a backfill brings. Each window reads one repeat window of mail before
+        and after it as context (that mail keeps its flags): a message near an edge still sees
+        its contact's earlier mail, and a question the replies that came after it.
         """
-        context = None if since is None else since - timedelta(days=self.config.flags.repeat_window_days)
-        views = load_views(store, context.isoformat() if context else None)
+        context = timedelta(days=self.config.flags.repeat_window_days)
+        starts = [datetime.fromisoformat(s) for s in store.window_starts(_utc(since), WINDOW_MESSAGES)]
+        if since is not None and starts:
+            starts[0] = min(starts[0], since)
+        count = 0
+        for start, end in zip(starts, [*starts[1:], None], strict=True):
+            count += self._recompute_window(store, now, start, end, context)
+        return count
+
+    def _recompute_window(
+        self, store: Store, now: datetime, start: datetime, end: datetime | None, context: timedelta
+    ) -> int:
+        views = load_views(store, _utc(start - context), _utc(end + context if end else None), MAX_TEXT_CHARS)
         flags = self.derive(views, now)
-        scope = [v.id for v in views if since is None or v.date >= since]
+        scope = [v.id for v in views if v.date >= start and (end is None or v.date < end)]
         in_scope = set(scope)
         rows = {flag_key(f): flag_row(f, self.ruleset.version) for f in flags if f.message in in_scope}
         store.replace_flags(scope, list(rows.values()))
@@ -87,6 +102,11 @@ class FlagEngine:
         oldest = store.earliest_date(new_ids) if new_ids else None
         start = (oldest or now) - timedelta(days=self.config.flags.recompute_days)
         return self.recompute(store, now, since=start)
+
+
+def _utc(moment: datetime | None) -> str | None:
+    """A moment as the store's date_utc text, for range queries."""
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
 
 
 def _capped(view: MessageView) -> MessageView:

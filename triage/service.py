@@ -7,7 +7,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FrameType
@@ -103,17 +103,50 @@ def purge_old_raw(store: Store, config: Config, now: datetime) -> int:
     return purged
 
 
-def flag_after_pass(current: Callable[[], Analyzer]) -> AfterBatch:
-    """After a catch-up stored mail: re-derive the flags it can change; failures are logged."""
+class FlagWorker(threading.Thread):
+    """Derives flags off the watcher threads, merging what arrives while it works into its next run.
 
-    def after_pass(store: Store, ids: list[int]) -> None:
-        try:
-            flags = current().flag_after(store, ids)
-            log.info("flags derived", extra={"new_messages": len(ids), "flags": flags})
-        except Exception:
-            log.exception("flag derivation failed; it runs again with the next mail", extra={"messages": len(ids)})
+    A derivation reads weeks of mail; run per catch-up on the watchers, mail arriving at a few
+    messages a second queued derivations behind each other (and behind the other folder's), so
+    flags trailed mail by a minute. Merged, flags trail new mail by at most two derivations.
+    """
 
-    return after_pass
+    RETRY_SECONDS = 5.0
+
+    def __init__(self, config: Config, current: Callable[[], Analyzer], stop: threading.Event) -> None:
+        super().__init__(name="flags", daemon=True)
+        self.config, self.current, self.stop = config, current, stop
+        self._pending: list[int] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+
+    def submit(self, ids: Sequence[int]) -> None:
+        """Ask for a derivation covering these new messages (none: a re-check of recent mail)."""
+        with self._lock:
+            self._pending.extend(ids)
+            self._wake.set()
+
+    def after_pass(self, store: Store, ids: list[int]) -> None:
+        self.submit(ids)
+
+    def run(self) -> None:
+        store: Store | None = None
+        while not self.stop.is_set():
+            if not self._wake.wait(1.0):
+                continue
+            with self._lock:
+                ids, self._pending = self._pending, []
+                self._wake.clear()
+            try:
+                store = store or open_store(self.config.store.path)
+                flags = self.current().flag_after(store, ids)
+                log.info("flags derived", extra={"new_messages": len(ids), "flags": flags})
+            except Exception:
+                log.exception("flag derivation failed; retrying", extra={"messages": len(ids)})
+                self.submit(ids)
+                self.stop.wait(self.RETRY_SECONDS)
+        if store is not None:
+            store.close()
 
 
 def analyze_after_batch(current: Callable[[], Analyzer]) -> AfterBatch:
@@ -243,8 +276,8 @@ class Daemon:
         self.config_loader = config_loader or (lambda: load_config(config.source))
         self.analyzer = analyzer or Analyzer.from_config(config)
         self.after_batch = analyze_after_batch(lambda: self.analyzer)
-        self.after_pass = flag_after_pass(lambda: self.analyzer)
         self.stop_requested = threading.Event()
+        self.flags = FlagWorker(config, lambda: self.analyzer, self.stop_requested)
         self.reload_requested = threading.Event()
         self.ready = threading.Event()
         self.last_reload_error: str | None = None
@@ -277,6 +310,7 @@ class Daemon:
 
             serve_metrics(self.config.metrics.listen, self.config.store.path)
             log.info("metrics endpoint listening", extra={"listen": self.config.metrics.listen})
+        self.flags.start()
         self._start_watchers()
         self._wait_first_pass()
         self.ready.set()
@@ -301,17 +335,18 @@ class Daemon:
         systemd.notify("STOPPING=1")
         log.info("stopping")
         self._stop_watchers()
+        self.flags.join(8.0)
         return 0
 
     def _recheck_flags(self) -> None:
-        """Questions cross their reply deadline with time alone, without any new mail."""
+        """Questions cross their reply deadline with time alone, without any new mail; raw bytes age."""
+        self.flags.submit([])
         try:
             store = open_store(self.config.store.path)
         except StoreError as exc:
-            log.error("cannot open the store to re-check flags", extra={"error": str(exc)})
+            log.error("cannot open the store to purge raw bytes", extra={"error": str(exc)})
             return
         try:
-            flag_after_pass(lambda: self.analyzer)(store, [])
             purge_old_raw(store, self.config, datetime.now(UTC))
         except StoreError as exc:  # a full disk must not end the main loop: capture resumes when space returns
             log.error("raw bytes past retention not purged; retrying later", extra={"error": str(exc)})
@@ -342,7 +377,7 @@ class Daemon:
             for role in ROLES:
                 self._watchers.append(
                     FolderWatcher(
-                        self.config, account, role, self._watch_stop, oauth2, self.after_batch, self.after_pass
+                        self.config, account, role, self._watch_stop, oauth2, self.after_batch, self.flags.after_pass
                     )
                 )
         for watcher in self._watchers:

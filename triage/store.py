@@ -319,12 +319,30 @@ class Store:
             "outgoing": row[3] or 0,
         }
 
-    def messages(self, since_utc: str | None = None) -> Iterator[dict[str, Any]]:
-        """Stored messages in date order, optionally only those dated at or after since_utc."""
-        where, params = ("AND date_utc >= ?", [since_utc]) if since_utc else ("", [])
+    def messages(
+        self, since_utc: str | None = None, until_utc: str | None = None, columns: Sequence[str] = ("*",)
+    ) -> Iterator[dict[str, Any]]:
+        """Stored messages in date order, optionally only those dated in [since_utc, until_utc)."""
+        conditions, params = ["status != 'purged'"], []
+        if since_utc:
+            conditions.append("date_utc >= ?")
+            params.append(since_utc)
+        if until_utc:
+            conditions.append("date_utc < ?")
+            params.append(until_utc)
         yield from self.db.query(
-            f"SELECT * FROM messages WHERE status != 'purged' {where} ORDER BY date_utc, id", params
+            f"SELECT {', '.join(columns)} FROM messages WHERE {' AND '.join(conditions)} ORDER BY date_utc, id", params
         )
+
+    def window_starts(self, since_utc: str | None, size: int) -> list[str]:
+        """Dates (UTC) that cut the mail from since_utc on into windows of about `size` messages each."""
+        where, params = ("AND date_utc >= ?", [since_utc]) if since_utc else ("", [])
+        rows = self.db.execute(
+            "SELECT date_utc FROM (SELECT date_utc, ROW_NUMBER() OVER (ORDER BY date_utc) - 1 AS n "
+            f"FROM messages WHERE status != 'purged' {where}) WHERE n % ? = 0 ORDER BY date_utc",
+            [*params, size],
+        ).fetchall()
+        return list(dict.fromkeys(row[0] for row in rows))  # equal dates would make an empty window
 
     def messages_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []

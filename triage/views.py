@@ -31,8 +31,37 @@ def view_of(row: dict[str, Any], topics: Sequence[str]) -> MessageView:
     )
 
 
-def load_views(store: Store, since_utc: str | None = None) -> list[MessageView]:
-    """Every parsed message (optionally since a date) with its topics, in date order."""
-    rows = [row for row in store.messages(since_utc) if row["status"] == "ok"]
-    topics = store.topics_of([row["id"] for row in rows])
-    return [view_of(row, [t["topic"] for t in topics.get(row["id"], [])]) for row in rows]
+# What a view needs of a message row; the topics come along, best first, as one space-separated string.
+VIEW_COLUMNS = (
+    "id",
+    "message_id",
+    "direction",
+    "from_addr",
+    "to_json",
+    "cc_json",
+    "date",
+    "subject",
+    "subject_norm",
+    "in_reply_to",
+    "references_json",
+    "lang",
+    "automated",
+    "status",
+)
+TOPICS_COLUMN = (
+    "(SELECT group_concat(topic, ' ') FROM "
+    "(SELECT topic FROM message_topics WHERE message = messages.id ORDER BY score DESC, topic)) AS topic_list"
+)
+
+
+def load_views(
+    store: Store, since_utc: str | None = None, until_utc: str | None = None, max_text: int | None = None
+) -> list[MessageView]:
+    """Every parsed message dated in [since_utc, until_utc) with its topics, in date order.
+
+    Only the columns a view needs are read, and the text only up to `max_text` characters, so a
+    window of mail costs little more memory than the views themselves.
+    """
+    text = f"substr(new_text, 1, {int(max_text)}) AS new_text" if max_text else "new_text"
+    rows = store.messages(since_utc, until_utc, columns=(*VIEW_COLUMNS, text, TOPICS_COLUMN))
+    return [view_of(row, (row["topic_list"] or "").split()) for row in rows if row["status"] == "ok"]
