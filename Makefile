@@ -38,3 +38,10 @@ clean:
 .PHONY: bench
 bench: $(BIN)/.installed
 	$(BIN)/python bench/backfill.py $(BENCH_ARGS)
+
+# The soak run (bench/README.md): the daemon under IDLE receives mail at a steady rate (2/s) for
+# 10 minutes while a digest goes out every minute to an in-process SMTP server; memory over time,
+# latency, errors, digests, exactly-once. Needs root and Dovecot. Shorter: SOAK_ARGS="--minutes 1".
+.PHONY: soak
+soak: $(BIN)/.installed
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)

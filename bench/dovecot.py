@@ -75,11 +75,11 @@ service imap-login {{
 """
 
 
-def dovecot_missing() -> str | None:
-    """Why a private Dovecot cannot run here, or None when it can."""
+def dovecot_missing(need_mbsync: bool = True) -> str | None:
+    """Why a private Dovecot (and mbsync, when needed) cannot run here, or None when it can."""
     if not DOVECOT.exists():
         return f"{DOVECOT} not installed (apt-get install dovecot-imapd, or `make system-deps`)"
-    if not Path(MBSYNC).exists():
+    if need_mbsync and not Path(MBSYNC).exists():
         return f"{MBSYNC} not installed (apt-get install isync)"
     if os.geteuid() != 0:
         return "a private Dovecot needs root to drop privileges to nobody for mail processes"
