@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping, Sequence
+import struct
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
 
 from triage.model import Flag, MessageView
 
@@ -20,6 +26,7 @@ PERMUTATIONS = 64
 SHINGLE = 3
 # Jaccard similarity of word 3-shingles above which two replies count as the same text.
 SAME_TEXT = 0.6
+MAX_SHOWN = 10  # other replies named in a flag's evidence
 MIN_WORDS = 8  # very short replies ("Done, thanks!") are not templates worth reporting
 
 
@@ -37,11 +44,39 @@ def shingles(words: Sequence[str]) -> set[str]:
     return {" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
 
 
-def minhash(items: set[str]) -> Any:
-    from datasketch import MinHash  # imported on use: it pulls in scipy, half a second per CLI start
+# MinHash LSH as datasketch 2 computes it (MinHash(num_perm=64, seed=7), affine32 permutations, and
+# the bands MinHashLSH(threshold=0.6, num_perm=64) picks), written out with numpy: importing
+# datasketch pulls in scipy, over a second of a derive in a fresh process, and its index returns
+# every member of a bucket to every query, quadratic in how often a template is sent.
+# tests/test_canned.py checks both against datasketch.
+BANDS, ROWS = 10, 6
+FULL = 0xFFFFFFFF
 
-    signature = MinHash(num_perm=PERMUTATIONS, seed=7)
-    signature.update_batch([item.encode("utf-8") for item in items])
+
+@lru_cache(maxsize=1)
+def _permutations() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    gen = np.random.RandomState(7)
+    a = gen.randint(0, 1 << 31, PERMUTATIONS, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, PERMUTATIONS, dtype=np.uint32)
+    return a, b
+
+
+def _sha1_32(item: str) -> int:
+    return int(struct.unpack("<I", hashlib.sha1(item.encode("utf-8")).digest()[:4])[0])
+
+
+def minhash(items: Iterable[str]) -> npt.NDArray[np.uint32]:
+    """The MinHash signature of a set of shingles (PERMUTATIONS values)."""
+    hv = np.array([_sha1_32(item) for item in items], dtype=np.uint32).reshape(-1, 1)
+    hv = hv ^ (hv >> np.uint32(16))  # MurmurHash3's finaliser, as datasketch mixes before permuting
+    hv = hv * np.uint32(0x85EBCA6B)
+    hv = hv ^ (hv >> np.uint32(13))
+    hv = hv * np.uint32(0xC2B2AE35)
+    hv = hv ^ (hv >> np.uint32(16))
+    a, b = _permutations()
+    signature: npt.NDArray[np.uint32] = np.full(PERMUTATIONS, FULL, dtype=np.uint32)
+    if len(hv):
+        signature = np.minimum(signature, (hv * a + b).min(axis=0))
     return signature
 
 
@@ -53,16 +88,13 @@ class ReplyText:
 
 
 def similar_groups(replies: Sequence[ReplyText]) -> list[list[ReplyText]]:
-    """Groups of replies whose texts are near-identical (connected through LSH neighbours)."""
-    from datasketch import MinHashLSH
+    """Groups of replies whose texts are near-identical (connected through LSH neighbours).
 
-    index = MinHashLSH(threshold=SAME_TEXT, num_perm=PERMUTATIONS)
-    signatures = {}
-    for item in replies:
-        signatures[item.reply.id] = minhash(set(item.shingles))
-        index.insert(item.reply.id, signatures[item.reply.id])
-    by_id = {item.reply.id: item for item in replies}
-    parent = {item.reply.id: item.reply.id for item in replies}
+    Replies with the same shingles are one text; LSH candidates (a band of their signatures in
+    common) with a Jaccard similarity of SAME_TEXT or more are joined.
+    """
+    texts = list(dict.fromkeys(item.shingles for item in replies))
+    parent = list(range(len(texts)))
 
     def root(node: int) -> int:
         while parent[node] != node:
@@ -70,14 +102,27 @@ def similar_groups(replies: Sequence[ReplyText]) -> list[list[ReplyText]]:
             node = parent[node]
         return node
 
-    for item in replies:
-        for other in index.query(signatures[item.reply.id]):
-            if other != item.reply.id and _jaccard(item.shingles, by_id[other].shingles) >= SAME_TEXT:
-                parent[root(other)] = root(item.reply.id)
+    for members in _buckets(texts):
+        for index, first in enumerate(members):
+            for second in members[index + 1 :]:
+                if root(first) != root(second) and _jaccard(texts[first], texts[second]) >= SAME_TEXT:
+                    parent[root(second)] = root(first)
+    number = {text: index for index, text in enumerate(texts)}
     groups: dict[int, list[ReplyText]] = {}
     for item in replies:
-        groups.setdefault(root(item.reply.id), []).append(item)
+        groups.setdefault(root(number[item.shingles]), []).append(item)
     return [sorted(g, key=lambda i: (i.reply.date, i.reply.id)) for g in groups.values() if len(g) > 1]
+
+
+def _buckets(texts: Sequence[frozenset[str]]) -> list[list[int]]:
+    """Indexes of the texts whose signatures agree on a whole band, per band value (two or more)."""
+    buckets: dict[tuple[int, bytes], list[int]] = {}
+    for index, text in enumerate(texts):
+        signature = minhash(text)
+        for band in range(BANDS):
+            key = (band, signature[band * ROWS : (band + 1) * ROWS].tobytes())
+            buckets.setdefault(key, []).append(index)
+    return [members for members in buckets.values() if len(members) > 1]
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -104,27 +149,67 @@ def find_canned(
             texts.append(ReplyText(reply, questions, frozenset(shingles(words))))
     flags = []
     for group in similar_groups(texts):
-        for item in group:
-            differing = [o for o in group if o is not item and _questions_differ(item, o, specifics_of)]
-            if differing:
-                flags.append(_flag(item, differing, len(group)))
+        flags += _group_flags(group, specifics_of)
     return flags
 
 
+# What a reply's questions are about: their topics and specifics. Two replies' questions differ
+# when both replies answer some question and these differ (see _questions_differ).
+Asked = tuple[frozenset[str], frozenset[str]]
+
+
+def _group_flags(group: Sequence[ReplyText], specifics_of: Mapping[int, frozenset[str]]) -> list[Flag]:
+    """A flag for each reply of the group with another whose questions differ.
+
+    Replies are compared through what their questions ask, so a template sent a thousand times
+    costs a few thousand steps, not a million comparisons.
+    """
+    asked = [_asked(item, specifics_of) if item.questions else None for item in group]
+    counts = Counter(a for a in asked if a is not None)
+    answering = sum(counts.values())
+    # The reply's own topics and those of every other: all the group's question topics.
+    topics = sorted(frozenset[str]().union(*(a[0] for a in counts)))
+    shown: dict[Asked, list[ReplyText]] = {}
+    flags = []
+    for item, mine in zip(group, asked, strict=True):
+        if mine is None or counts[mine] == answering:
+            continue  # answers nothing, or every other reply answers the same
+        if mine not in shown:
+            shown[mine] = _first_others(group, asked, mine)
+        flags.append(_flag(item, shown[mine], len(group), topics))
+    return flags
+
+
+def _first_others(group: Sequence[ReplyText], asked: Sequence[Asked | None], mine: Asked) -> list[ReplyText]:
+    """The first MAX_SHOWN replies of the group whose questions differ from `mine`."""
+    found: list[ReplyText] = []
+    for other, theirs in zip(group, asked, strict=True):
+        if theirs is not None and theirs != mine:
+            found.append(other)
+            if len(found) == MAX_SHOWN:
+                break
+    return found
+
+
+def _asked(item: ReplyText, specifics_of: Mapping[int, frozenset[str]]) -> Asked:
+    topics = frozenset(t for q in item.questions for t in q.topics)
+    specifics = frozenset().union(*(specifics_of.get(q.id, frozenset()) for q in item.questions))
+    return topics, specifics
+
+
 def _questions_differ(a: ReplyText, b: ReplyText, specifics_of: Mapping[int, frozenset[str]]) -> bool:
+    """Both answer questions, and on other topics, or citing other specifics (numbers, amounts...).
+
+    Equal topics and no specifics on either side is the same plain question: the same answer fits.
+    So the questions differ exactly when what they ask (_asked) differs.
+    """
     if not a.questions or not b.questions:
         return False
-    topics_a = {t for q in a.questions for t in q.topics}
-    topics_b = {t for q in b.questions for t in q.topics}
-    if topics_a != topics_b:
-        return True
-    specifics_a = frozenset().union(*(specifics_of.get(q.id, frozenset()) for q in a.questions))
-    specifics_b = frozenset().union(*(specifics_of.get(q.id, frozenset()) for q in b.questions))
-    return bool(specifics_a or specifics_b) and specifics_a != specifics_b
+    return _asked(a, specifics_of) != _asked(b, specifics_of)
 
 
-def _flag(item: ReplyText, others: list[ReplyText], group_size: int) -> Flag:
-    topics = sorted({t for o in [item, *others] for q in o.questions for t in q.topics})
+def _flag(item: ReplyText, others: list[ReplyText], group_size: int, topics: Sequence[str]) -> Flag:
+    """`others`: the first replies whose questions differ; `topics`: of all the group's questions."""
     return Flag(
         kind="canned",
         message=item.reply.id,
@@ -141,9 +226,9 @@ def _flag(item: ReplyText, others: list[ReplyText], group_size: int) -> Flag:
                     "questions": [q.message_id for q in o.questions],
                     "question_topics": sorted({t for q in o.questions for t in q.topics}),
                 }
-                for o in others[:10]
+                for o in others[:MAX_SHOWN]
             ],
             "this_question_topics": sorted({t for q in item.questions for t in q.topics}),
         },
-        related=tuple(q.message_id for q in item.questions) + tuple(o.reply.message_id for o in others[:10]),
+        related=tuple(q.message_id for q in item.questions) + tuple(o.reply.message_id for o in others[:MAX_SHOWN]),
     )

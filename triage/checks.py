@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
-from triage.contacts import find_identifiers
+from triage.contacts import IdentifierReader, Identify, find_identifiers
 from triage.language import PIPELINE_LANGS, LanguageModels, guess_language
 from triage.model import Direction, Flag, MessageView
 from triage.rules import Ruleset
@@ -266,12 +266,19 @@ class Exchange:
 
 
 def check_reply(
-    reply: MessageView, questions: Sequence[MessageView], ruleset: Ruleset, models: LanguageModels
+    reply: MessageView,
+    questions: Sequence[MessageView],
+    ruleset: Ruleset,
+    models: LanguageModels,
+    reader: ExchangeReader | None = None,
 ) -> list[Flag]:
-    """Every reply check for one outgoing reply and the customer message(s) it answers."""
+    """Every reply check for one outgoing reply and the customer message(s) it answers.
+
+    Pass one `reader` for many replies: it reads each question and each sentence once.
+    """
     if reply.direction is not Direction.OUT or not questions:
         return []
-    exchange = read_exchange(reply, questions, ruleset, models)
+    exchange = read_exchange(reply, questions, ruleset, models, reader)
     receipt = find_auto_ack(exchange)
     if receipt:
         return receipt  # an automatic receipt is not an answer: judging its content only adds noise
@@ -506,38 +513,94 @@ def cosine(a: frozenset[str], b: frozenset[str]) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class QuestionReading:
+    """What the checks read from one customer message, whichever reply answers it."""
+
+    lang: str
+    parts: tuple[Part, ...]
+    terms: frozenset[str]  # subject and body
+    details: tuple[Detail, ...]
+    thanks: bool  # says thank you somewhere
+
+
+class ExchangeReader:
+    """Reads for the reply checks, each distinct text once: a question several replies answer, a
+    template sentence many replies share, an identifier a contact and a check both look for."""
+
+    def __init__(self, ruleset: Ruleset, models: LanguageModels, identify: Identify | None = None) -> None:
+        self.ruleset = ruleset
+        self.models = models
+        self.lexicon = build_lexicon(ruleset)
+        self.identify = identify or IdentifierReader(ruleset)
+        self._sentences: dict[tuple[str, str], tuple[frozenset[str], bool]] = {}
+        self._questions: dict[tuple[str, str, str, str, str], QuestionReading] = {}
+        self._details: dict[str, tuple[Detail, ...]] = {}
+
+    def sentences(self, text: str, lang: str) -> list[Sentence]:
+        """read_sentences of the text's body, analysing only sentences not seen before."""
+        pieces = sentence_pieces(body_of(text, self.lexicon))
+        new = list(dict.fromkeys(p for p, _, _ in pieces if (p, lang) not in self._sentences))
+        for piece, analysed in zip(new, self.models.analyse_many(new, lang) if new else [], strict=True):
+            terms = content_terms(analysed.tokens, analysed.lemmas, self.lexicon)
+            self._sentences[(piece, lang)] = (terms, _formula(piece, self.lexicon))
+        read = [(p, paragraph, item, *self._sentences[(p, lang)]) for p, paragraph, item in pieces]
+        return [Sentence(p, terms, paragraph, item, formula) for p, paragraph, item, terms, formula in read]
+
+    def details(self, text: str) -> tuple[Detail, ...]:
+        if text not in self._details:
+            self._details[text] = tuple(details_in(text, self.ruleset, self.identify))
+        return self._details[text]
+
+    def question(self, question: MessageView) -> QuestionReading:
+        key = (question.message_id, question.text, question.subject, question.subject_norm, question.lang)
+        if key not in self._questions:
+            self._questions[key] = self._read_question(question)
+        return self._questions[key]
+
+    def _read_question(self, question: MessageView) -> QuestionReading:
+        lang = language_of(question)
+        sentences = self.sentences(question.text, lang)
+        terms = set().union(*(s.terms for s in sentences))
+        terms.update(_terms(question.subject_norm or question.subject, lang, self.lexicon, self.models))
+        return QuestionReading(
+            lang=lang,
+            parts=tuple(find_parts(question.message_id, sentences, self.lexicon)),
+            terms=frozenset(terms),
+            details=self.details(question.text),
+            thanks=bool(self.lexicon.find(THANKS, question.text)),
+        )
+
+
 def read_exchange(
-    reply: MessageView, questions: Sequence[MessageView], ruleset: Ruleset, models: LanguageModels
+    reply: MessageView,
+    questions: Sequence[MessageView],
+    ruleset: Ruleset,
+    models: LanguageModels,
+    reader: ExchangeReader | None = None,
 ) -> Exchange:
     """Split, lemmatise and extract once: sentences, the question's parts, the details on both sides."""
-    lexicon = build_lexicon(ruleset)
+    reader = reader or ExchangeReader(ruleset, models)
     reply_lang = language_of(reply)
-    reply_sentences = read_sentences(body_of(reply.text, lexicon), reply_lang, lexicon, models)
-    parts: list[Part] = []
+    reply_sentences = reader.sentences(reply.text, reply_lang)
+    readings = [reader.question(q) for q in questions]
     details: dict[str, Detail] = {}
-    question_terms: set[str] = set()
-    languages = set()
-    for question in questions:
-        lang = language_of(question)
-        languages.add(lang)
-        sentences = read_sentences(body_of(question.text, lexicon), lang, lexicon, models)
-        parts.extend(find_parts(question.message_id, sentences, lexicon))
-        question_terms.update(*(s.terms for s in sentences))
-        question_terms.update(_terms(question.subject_norm or question.subject, lang, lexicon, models))
-        for detail in details_in(question.text, ruleset):
+    for reading in readings:
+        for detail in reading.details:
             details.setdefault(detail.key, detail)
+    parts = tuple(part for reading in readings for part in reading.parts)
     own_text = "\n".join(s.text for s in reply_sentences if not s.formula)
     return Exchange(
         reply=reply,
         questions=tuple(questions),
-        lexicon=lexicon,
-        comparable=languages == {reply_lang},
+        lexicon=reader.lexicon,
+        comparable={r.lang for r in readings} == {reply_lang},
         reply_sentences=tuple(reply_sentences),
-        question_terms=frozenset(question_terms),
-        parts=tuple(parts),
+        question_terms=frozenset().union(*(r.terms for r in readings)),
+        parts=parts,
         details=tuple(details.values()),
-        reply_details=tuple(details_in(own_text, ruleset)),
-        thanks_only=not parts and any(lexicon.find(THANKS, q.text) for q in questions),
+        reply_details=reader.details(own_text),
+        thanks_only=not parts and any(r.thanks for r in readings),
     )
 
 
@@ -567,26 +630,30 @@ def body_of(text: str, lexicon: Lexicon) -> str:
 
 def read_sentences(text: str, lang: str, lexicon: Lexicon, models: LanguageModels) -> list[Sentence]:
     """Sentences by paragraph and list item, with their content lemmas and whether they are formula."""
+    pieces = sentence_pieces(text)
+    if not pieces:
+        return []
+    analysed = models.analyse_many([text for text, _, _ in pieces], lang)
+    return [
+        Sentence(piece, content_terms(a.tokens, a.lemmas, lexicon), paragraph, item, formula=_formula(piece, lexicon))
+        for (piece, paragraph, item), a in zip(pieces, analysed, strict=True)
+    ]
+
+
+def sentence_pieces(text: str) -> list[tuple[str, int, int]]:
+    """(sentence, paragraph, list item: 1 opens one, 2 goes on in one, 0 none) of a text."""
     pieces: list[tuple[str, int, int]] = []
     for paragraph, block in enumerate(re.split(r"\n\s*\n", text)):
         for line in block.splitlines():
             listed = LIST_MARKER.match(line) is not None
             split = split_sentences(LIST_MARKER.sub("", line).strip())
             pieces.extend((s, paragraph, (2 if i else 1) if listed else 0) for i, s in enumerate(split))
-    if not pieces:
-        return []
-    analysed = models.analyse_many([text for text, _, _ in pieces], lang)
-    formula_lists = (COURTESY, DEFLECTION, AUTO_ACK)
-    return [
-        Sentence(
-            piece,
-            content_terms(a.tokens, a.lemmas, lexicon),
-            paragraph,
-            item,
-            formula=any(lexicon.find(name, piece) for name in formula_lists),
-        )
-        for (piece, paragraph, item), a in zip(pieces, analysed, strict=True)
-    ]
+    return pieces
+
+
+def _formula(piece: str, lexicon: Lexicon) -> bool:
+    """A courtesy, redirect or acknowledgement line."""
+    return any(lexicon.find(name, piece) for name in (COURTESY, DEFLECTION, AUTO_ACK))
 
 
 def split_sentences(line: str) -> list[str]:
@@ -635,10 +702,11 @@ def find_parts(message_id: str, sentences: Sequence[Sentence], lexicon: Lexicon)
     return parts
 
 
-def details_in(text: str, ruleset: Ruleset) -> list[Detail]:
+def details_in(text: str, ruleset: Ruleset, identify: Identify | None = None) -> list[Detail]:
     """Specifics in a text: identifiers (rules/identifiers.toml), amounts, dates, long numbers,
     codes and model names (F670L, C-087), street and village names."""
-    found = [Detail(name, value, value) for name, value in sorted(find_identifiers(text, ruleset))]
+    identified = identify(text) if identify is not None else find_identifiers(text, ruleset)
+    found = [Detail(name, value, value) for name, value in sorted(identified)]
     for match in CURRENCY_AMOUNT.finditer(text):
         value = _amount_value(match)
         if value is not None:

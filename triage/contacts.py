@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+import sre_parse
+import unicodedata
+from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from triage.model import Direction, MessageView
-from triage.rules import Ruleset
+from triage.rules import RulesError, Ruleset, default_rules_dir, read_toml
 
 GMAIL_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 NOT_ALPHANUMERIC = re.compile(r"[\W_]+", re.UNICODE)
@@ -42,12 +47,27 @@ def normalise_value(value: str) -> str:
     return NOT_ALPHANUMERIC.sub("", value).upper()
 
 
+Identified = AbstractSet[tuple[str, str]]
+Identify = Callable[[str], Identified]
+
+
 def find_identifiers(text: str, ruleset: Ruleset) -> set[tuple[str, str]]:
     """(identifier name, normalised value) for every identifier rule that matches the text."""
     found: set[tuple[str, str]] = set()
+    folded: str | None = None
+    plain = _plain(text)
     for identifier in ruleset.identifiers:
+        matcher = _matcher(identifier.pattern)
+        if matcher.keywords is not None:
+            folded = text.casefold() if folded is None else folded
+            if not any(keyword in folded for keyword in matcher.keywords):
+                continue  # no match can lack all of them: the regex would only confirm that
         try:
-            for match in identifier.compiled.finditer(text, timeout=1.0):
+            if matcher.fast is not None and plain:
+                matches: Iterable[Any] = matcher.fast.finditer(text)
+            else:
+                matches = identifier.compiled.finditer(text, timeout=1.0)
+            for match in matches:
                 raw = _matched_value(match)
                 value = normalise_value(raw)
                 if _plausible(raw, value):
@@ -55,6 +75,132 @@ def find_identifiers(text: str, ruleset: Ruleset) -> set[tuple[str, str]]:
         except TimeoutError:
             continue  # a runaway identifier regex must not stop the flags; `rules check` reports it
     return found
+
+
+class IdentifierReader:
+    """find_identifiers once per distinct text: several derivations read the same message."""
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.ruleset = ruleset
+        self._found: dict[str, frozenset[tuple[str, str]]] = {}
+
+    def __call__(self, text: str) -> frozenset[tuple[str, str]]:
+        found = self._found.get(text)
+        if found is None:
+            found = self._found[text] = frozenset(find_identifiers(text, self.ruleset))
+        return found
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    """How to run one identifier pattern cheaply, where that gives the same matches."""
+
+    keywords: frozenset[str] | None  # casefolded: every match contains one (None: unknown)
+    fast: re.Pattern[str] | None  # the stdlib `re` compile of a shipped pattern (no timeout)
+
+
+_MATCHERS: dict[str, _Matcher] = {}
+
+
+def _matcher(pattern: str) -> _Matcher:
+    matcher = _MATCHERS.get(pattern)
+    if matcher is None:
+        if len(_MATCHERS) > 256:
+            _MATCHERS.clear()
+        matcher = _MATCHERS[pattern] = _build_matcher(pattern)
+    return matcher
+
+
+def _build_matcher(pattern: str) -> _Matcher:
+    """Only the patterns triage ships take the shortcuts.
+
+    They are tested and fuzzed, so they may run under `re` without a timeout (the `regex`
+    module is up to 9 times slower on them), and `re` parses them as `regex` does, so the
+    keywords read from that parse hold. A lead's own pattern keeps `regex` with its timeout.
+    """
+    if pattern not in _shipped_patterns():
+        return _Matcher(None, None)
+    try:
+        fast = re.compile(pattern, re.IGNORECASE)
+    except re.error:
+        return _Matcher(None, None)
+    return _Matcher(required_keywords(pattern), fast)
+
+
+@lru_cache(maxsize=1)
+def _shipped_patterns() -> frozenset[str]:
+    """The identifier patterns of the shipped identifiers.toml (read once, on first use)."""
+    try:
+        data = read_toml(default_rules_dir() / "identifiers.toml")
+    except RulesError:
+        return frozenset()
+    tables = data.get("identifier", [])
+    return frozenset(t["pattern"] for t in tables if isinstance(t, dict) and isinstance(t.get("pattern"), str))
+
+
+# A keyword this short is in almost every text: checking for it saves nothing.
+MIN_KEYWORD = 3
+
+
+def required_keywords(pattern: str) -> frozenset[str] | None:
+    """Casefolded strings one of which every match of the pattern contains (None: none known)."""
+    try:
+        parsed = sre_parse.parse(pattern, re.IGNORECASE)
+    except (re.error, RecursionError, OverflowError):
+        return None
+    found = _sequence_keywords(list(parsed.data))
+    return found if found is not None and min(map(len, found)) >= MIN_KEYWORD else None
+
+
+def _sequence_keywords(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
+    """The best requirement of a sequence: a run of literals, or one item's own."""
+    candidates: list[frozenset[str]] = []
+    run = ""
+    for op, av in items:
+        if op is sre_parse.LITERAL and chr(av).isascii():
+            run += chr(av).casefold()
+            continue
+        if run:
+            candidates.append(frozenset({run}))
+            run = ""
+        found = _item_keywords(op, av)
+        if found is not None:
+            candidates.append(found)
+    if run:
+        candidates.append(frozenset({run}))
+    return max(candidates, key=lambda c: min(map(len, c)), default=None)
+
+
+def _item_keywords(op: Any, av: Any) -> frozenset[str] | None:
+    if op is sre_parse.SUBPATTERN:
+        return _sequence_keywords(list(av[-1]))
+    if op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, sre_parse.POSSESSIVE_REPEAT) and av[0] >= 1:
+        return _sequence_keywords(list(av[2]))
+    if op is sre_parse.BRANCH:
+        alternatives = [_sequence_keywords(list(a)) for a in av[1]]
+        if any(a is None for a in alternatives):
+            return None
+        return frozenset().union(*alternatives)  # type: ignore[arg-type]
+    return None  # a class, an anchor, a lookaround, an optional part: nothing certain
+
+
+# Non-ASCII characters `re` and `regex` treat alike: neither a word character nor cased, and a
+# space to both or to neither (checked over all of Unicode). Connectors (Pc) and symbols (So, e.g.
+# circled letters) are words to `regex` only; \x1c-\x1f are spaces to `re` only.
+_PLAIN_CATEGORIES = frozenset({"Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "Zs", "Zl", "Zp"})
+_RE_ONLY_SPACES = "\x1c\x1d\x1e\x1f"
+
+
+def _plain(text: str) -> bool:
+    """Whether `re` and `regex` (IGNORECASE, VERSION1) read the text alike: \\w, \\s and case."""
+    if any(c in text for c in _RE_ONLY_SPACES):
+        return False
+    return text.isascii() or all(c.isascii() or _plain_char(c) for c in set(text))
+
+
+@lru_cache(maxsize=4096)
+def _plain_char(char: str) -> bool:
+    return unicodedata.category(char) in _PLAIN_CATEGORIES
 
 
 def _plausible(raw: str, value: str) -> bool:
@@ -98,7 +244,10 @@ class _Groups:
 
 
 def resolve_contacts(
-    views: Sequence[MessageView], ruleset: Ruleset, support_addresses: Collection[str] = ()
+    views: Sequence[MessageView],
+    ruleset: Ruleset,
+    support_addresses: Collection[str] = (),
+    identify: Identify | None = None,
 ) -> dict[int, str]:
     """Row id -> contact key for incoming mail, and for outgoing mail the contact it was sent to.
 
@@ -110,7 +259,8 @@ def resolve_contacts(
     incoming = [v for v in views if v.direction is Direction.IN and v.automated is None and v.sender]
     senders = {normalise_address(v.sender) for v in incoming} - support
     groups = _Groups(senders)
-    for addresses in _addresses_by_identifier(incoming, ruleset, senders).values():
+    identify = identify or IdentifierReader(ruleset)
+    for addresses in _addresses_by_identifier(incoming, identify, senders).values():
         if len(addresses) <= MAX_ADDRESSES_PER_IDENTIFIER:
             first, *rest = sorted(addresses)
             for other in rest:
@@ -124,14 +274,14 @@ def resolve_contacts(
 
 
 def _addresses_by_identifier(
-    incoming: Sequence[MessageView], ruleset: Ruleset, senders: Collection[str]
+    incoming: Sequence[MessageView], identify: Identify, senders: Collection[str]
 ) -> dict[str, set[str]]:
     cited: dict[str, set[str]] = {}
     for view in incoming:
         sender = normalise_address(view.sender)
         if sender not in senders:
             continue
-        for _, value in find_identifiers(view.text + "\n" + view.subject, ruleset):
+        for _, value in identify(view.text + "\n" + view.subject):
             cited.setdefault(value, set()).add(sender)
     return cited
 

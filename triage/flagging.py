@@ -8,12 +8,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from triage.canned import find_canned
-from triage.checks import check_reply
+from triage.checks import ExchangeReader, check_reply
 from triage.config import Config
-from triage.contacts import find_identifiers, resolve_contacts
+from triage.contacts import IdentifierReader, resolve_contacts
 from triage.language import LanguageModels
 from triage.model import Direction, Flag, MessageView
-from triage.repeats import find_repeats, find_unanswered
+from triage.repeats import find_repeats, find_unanswered, read_mail
 from triage.rules import Ruleset
 from triage.store import Store
 from triage.threads import header_anchor, link_replies
@@ -41,14 +41,17 @@ class FlagEngine:
         """All flags for a set of messages; depends only on the set, not on arrival order."""
         views = sorted((_capped(v) for v in views), key=lambda v: (v.date, v.id))
         by_id = {v.id: v for v in views}
-        contacts = resolve_contacts(views, self.ruleset, self.config.support.addresses)
+        # Contacts, repeats, reply checks and canned replies all read a message's identifiers.
+        identify = IdentifierReader(self.ruleset)
+        contacts = resolve_contacts(views, self.ruleset, self.config.support.addresses, identify)
         links = link_replies(views)
         questions_of = {reply: [by_id[q] for q in questions if q in by_id] for reply, questions in links.items()}
         questions_of |= acknowledged_questions(views)
         replies = [v for v in views if v.direction is Direction.OUT]
+        reader = ExchangeReader(self.ruleset, self.models, identify)
         reply_flags: list[Flag] = []
         for reply in replies:
-            reply_flags += check_reply(reply, questions_of.get(reply.id, []), self.ruleset, self.models)
+            reply_flags += check_reply(reply, questions_of.get(reply.id, []), self.ruleset, self.models, reader)
         failed = {f.message for f in reply_flags if f.kind in FAILED_REPLY}
         # An acknowledgement the check recognised is no reply, even without an Auto-Submitted header.
         acks = {f.message for f in reply_flags if f.kind == "auto-ack"}
@@ -57,12 +60,14 @@ class FlagEngine:
             links = link_replies(views)
         window = timedelta(days=self.config.flags.repeat_window_days)
         flags = reply_flags
-        flags += find_repeats(views, contacts, links, self.ruleset, window=window, failed_replies=failed)
-        flags += find_unanswered(
-            views, links, now, self.config.flags.reply_sla_hours, ruleset=self.ruleset, contacts=contacts
+        reading = read_mail(views, contacts, links, self.ruleset, identify)
+        flags += find_repeats(
+            views, contacts, links, self.ruleset, window=window, failed_replies=failed, reading=reading
         )
+        sla = self.config.flags.reply_sla_hours
+        flags += find_unanswered(views, links, now, sla, ruleset=self.ruleset, contacts=contacts, reading=reading)
         specifics = {
-            v.id: frozenset(f"{name}:{value}" for name, value in find_identifiers(v.text, self.ruleset))
+            v.id: frozenset(f"{name}:{value}" for name, value in identify(v.text))
             for v in views
             if v.direction is Direction.IN
         }

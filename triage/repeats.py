@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from triage.contacts import ACCOUNT_IDENTIFIERS, find_identifiers, normalise_address
+from triage.contacts import ACCOUNT_IDENTIFIERS, IdentifierReader, Identify, normalise_address
 from triage.model import Direction, Flag, MessageView
 from triage.rules import Ruleset
 from triage.threads import chronological, is_real_reply, thread_keys
@@ -95,20 +95,79 @@ def normalise_text(text: str, ruleset: Ruleset) -> str:
     """
     text = text.lower().replace("\u2019", "'").replace("\u2018", "'")
     text = CONTRACTION.sub(lambda m: CONTRACTIONS[m.group(0)], text)
-    for lang in ("id", "en"):
-        table = ruleset.normalisation.get(lang)
-        if table:
-            text = WORD.sub(lambda m, t=table: t.get(m.group(0), m.group(0)), text)  # type: ignore[misc]
-    return " ".join(text.split())
+    words = _word_map(ruleset)
+    return " ".join("".join(map(words.__getitem__, WORD_OR_NOT.split(text))).split())
+
+
+WORD_OR_NOT = re.compile(r"([^\W_]+)", re.UNICODE)  # split: the runs of WORD and what lies between
+
+
+class _WordMap(dict[str, str]):
+    """A run of WORD (or what lies between) -> its form after both tables, each worked out once.
+
+    The tables apply one after the other (Indonesian, then English, to the Indonesian result).
+    """
+
+    def __init__(self, tables: Sequence[Mapping[str, str]]) -> None:
+        super().__init__()
+        self.tables = tables
+
+    def __missing__(self, piece: str) -> str:
+        if len(self) > 100_000:
+            self.clear()  # distinct words of years of mail: keep memory flat
+        result = piece
+        for table in self.tables:
+            result = "".join(table.get(part, part) for part in WORD_OR_NOT.split(result))
+        self[piece] = result
+        return result
+
+
+_WORD_MAPS: dict[str, _WordMap] = {}
+
+
+def _word_map(ruleset: Ruleset) -> _WordMap:
+    if ruleset.version not in _WORD_MAPS:
+        if len(_WORD_MAPS) > 16:
+            _WORD_MAPS.clear()
+        tables = [t for lang in ("id", "en") if (t := ruleset.normalisation.get(lang))]
+        _WORD_MAPS[ruleset.version] = _WordMap(tables)
+    return _WORD_MAPS[ruleset.version]
 
 
 def find_phrases(text: str, ruleset: Ruleset, name: str, keys: Collection[str]) -> tuple[str, ...]:
     """The phrases of list `name` (its sub-lists `keys`, e.g. "en", "id") found in the text, sorted."""
-    lists = ruleset.phrase_list(name)
-    pattern = _compiled(ruleset, tuple(p for key in sorted(keys) for p in lists.get(key, ())))
+    pattern = _list_pattern(ruleset, name, tuple(sorted(keys)))
     if pattern is None:
         return ()
-    return tuple(sorted({m.group(1) for m in pattern.finditer(normalise_text(text, ruleset))}))
+    return tuple(sorted({m.group(1) for m in pattern.finditer(_normalised(text, ruleset))}))
+
+
+_LIST_PATTERNS: dict[tuple[str, str, tuple[str, ...]], re.Pattern[str] | None] = {}
+
+
+def _list_pattern(ruleset: Ruleset, name: str, keys: tuple[str, ...]) -> re.Pattern[str] | None:
+    key = (ruleset.version, name, keys)
+    if key not in _LIST_PATTERNS:
+        if len(_LIST_PATTERNS) > 256:
+            _LIST_PATTERNS.clear()
+        lists = ruleset.phrase_list(name)
+        _LIST_PATTERNS[key] = _compiled(ruleset, tuple(p for k in keys for p in lists.get(k, ())))
+    return _LIST_PATTERNS[key]
+
+
+# The repeat and unanswered checks look up several phrase lists in one message, one after another.
+_RECENT: dict[tuple[str, str], str] = {}
+RECENT_TEXTS = 64
+
+
+def _normalised(text: str, ruleset: Ruleset) -> str:
+    key = (ruleset.version, text)
+    found = _RECENT.get(key)
+    if found is None:
+        if len(_RECENT) >= RECENT_TEXTS:
+            del _RECENT[next(iter(_RECENT))]  # the oldest
+        found = _RECENT[key] = normalise_text(text, ruleset)
+    return found
 
 
 _COMPILED: dict[tuple[str, tuple[str, ...]], re.Pattern[str] | None] = {}
@@ -161,9 +220,9 @@ def _is_reply(view: MessageView) -> bool:
     return bool(view.in_reply_to or view.references) or not _own_subject(view)
 
 
-def read_cues(view: MessageView, ruleset: Ruleset) -> Cues:
+def read_cues(view: MessageView, ruleset: Ruleset, identify: Identify | None = None) -> Cues:
     """Phrases, thanks and identifiers of one message; a subject the customer wrote counts too."""
-    identifiers = find_identifiers(f"{view.subject}\n{view.text}", ruleset)
+    identifiers = (identify or IdentifierReader(ruleset))(f"{view.subject}\n{view.text}")
     text = f"{view.subject}\n{view.text}" if _own_subject(view) else view.text
     return Cues(
         recontact=find_phrases(text, ruleset, REPEAT, ("en", "id")),
@@ -211,30 +270,60 @@ class _History:
         )
 
 
-def _history(
+@dataclass(frozen=True)
+class Reading:
+    """What the repeat and unanswered derivations read from a set of views, read once for both."""
+
+    ordered: tuple[MessageView, ...]  # all views in date order
+    incoming: tuple[MessageView, ...]  # customer mail with a contact, not automated, in date order
+    contacts: Mapping[int, str]
+    threads: Mapping[int, str]
+    cues: Mapping[int, Cues]
+    replies_to: Mapping[int, tuple[MessageView, ...]]
+    thanks: Mapping[str, tuple[MessageView, ...]]
+
+
+def read_mail(
     views: Sequence[MessageView],
     contacts: Mapping[int, str],
     links: Mapping[int, Sequence[int]],
     ruleset: Ruleset,
-    window: timedelta,
-    identifier_window: timedelta,
-    resend_after: timedelta,
-    failed_replies: Collection[int],
-) -> _History:
-    ordered = chronological(views)
+    identify: Identify | None = None,
+) -> Reading:
+    """Cues, threads and replies of a set of views (pass the same to find_repeats and find_unanswered)."""
+    ordered = tuple(chronological(views))
     incoming = tuple(v for v in ordered if v.direction is Direction.IN and v.automated is None and v.id in contacts)
-    cues = {v.id: read_cues(v, ruleset) for v in incoming}
+    identify = identify or IdentifierReader(ruleset)
+    cues = {v.id: read_cues(v, ruleset, identify) for v in incoming}
     thanks: dict[str, list[MessageView]] = {}
     for view in incoming:
         if cues[view.id].thanks_only:
             thanks.setdefault(contacts[view.id], []).append(view)
-    return _History(
+    return Reading(
+        ordered=ordered,
         incoming=incoming,
         contacts=contacts,
         threads=thread_keys(ordered),
         cues=cues,
         replies_to=_replies_to(ordered, links),
         thanks={contact: tuple(found) for contact, found in thanks.items()},
+    )
+
+
+def _history(
+    reading: Reading,
+    window: timedelta,
+    identifier_window: timedelta,
+    resend_after: timedelta,
+    failed_replies: Collection[int],
+) -> _History:
+    return _History(
+        incoming=reading.incoming,
+        contacts=reading.contacts,
+        threads=reading.threads,
+        cues=reading.cues,
+        replies_to=reading.replies_to,
+        thanks=reading.thanks,
         failed_replies=frozenset(failed_replies),
         window=window,
         identifier_window=max(window, identifier_window),
@@ -267,9 +356,14 @@ def find_repeats(
     identifier_window: timedelta = IDENTIFIER_WINDOW,
     resend_after: timedelta = RESEND_AFTER,
     failed_replies: Collection[int] = (),
+    reading: Reading | None = None,
 ) -> list[Flag]:
-    """`repeat-contact` flags on incoming mail and `unresolved` flags on the replies before them."""
-    history = _history(views, contacts, links, ruleset, window, identifier_window, resend_after, failed_replies)
+    """`repeat-contact` flags on incoming mail and `unresolved` flags on the replies before them.
+
+    `reading`: read_mail of the same arguments, when the caller has it already.
+    """
+    reading = reading or read_mail(views, contacts, links, ruleset)
+    history = _history(reading, window, identifier_window, resend_after, failed_replies)
     flags: list[Flag] = []
     unresolved: dict[int, list[tuple[MessageView, Earlier]]] = {}
     for view, matches in _repeats(history):
@@ -481,15 +575,17 @@ def find_unanswered(
     ruleset: Ruleset | None = None,
     contacts: Mapping[int, str] | None = None,
     require_topic: bool = True,
+    reading: Reading | None = None,
 ) -> list[Flag]:
     """`unanswered` on customer mail older than `sla_hours` at `now` that no real reply answers.
 
     With `require_topic`, mail no topic rule recognised (newsletters, spam) is not a question.
     With a ruleset, thank-you-only mail and follow-ups that only acknowledge an answer are not
     questions either; with contacts too, a message counts as answered when the customer's later
-    message about the same matter (a repeat contact) was answered.
+    message about the same matter (a repeat contact) was answered. `reading`: read_mail of the
+    same views, links and contacts, when the caller has it already.
     """
-    ordered = chronological(views)
+    ordered = reading.ordered if reading is not None else chronological(views)
     by_id = {v.id: v for v in ordered}
     answered = {
         question
@@ -498,8 +594,9 @@ def find_unanswered(
         for question in questions
     }
     if ruleset is not None and contacts is not None:
-        answered |= _answered_through_repeats(ordered, contacts, links, ruleset, answered)
-    threads = thread_keys(ordered)
+        reading = reading or read_mail(ordered, contacts, links, ruleset)
+        answered |= _answered_through_repeats(reading, answered)
+    threads = reading.threads if reading is not None else thread_keys(ordered)
     by_sender: dict[str, list[MessageView]] = {}
     acks: dict[str, list[MessageView]] = {}
     for view in ordered:
@@ -522,15 +619,9 @@ def find_unanswered(
     return flags
 
 
-def _answered_through_repeats(
-    ordered: Sequence[MessageView],
-    contacts: Mapping[int, str],
-    links: Mapping[int, Sequence[int]],
-    ruleset: Ruleset,
-    answered: set[int],
-) -> set[int]:
+def _answered_through_repeats(reading: Reading, answered: set[int]) -> set[int]:
     """Earlier messages whose matter was answered in reply to a later repeat of it."""
-    history = _history(ordered, contacts, links, ruleset, REPEAT_WINDOW, IDENTIFIER_WINDOW, RESEND_AFTER, ())
+    history = _history(reading, REPEAT_WINDOW, IDENTIFIER_WINDOW, RESEND_AFTER, ())
     found = set(answered)
     for view, matches in reversed(_repeats(history)):
         if view.id in found:
