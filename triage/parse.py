@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import email
+import functools
 import hashlib
+import itertools
 import logging
 import re
 from datetime import UTC, datetime
-from email.errors import MessageError
-from email.header import decode_header, make_header
-from email.utils import getaddresses, parsedate_to_datetime
+from email.errors import MessageError, StartBoundaryNotFoundDefect
+from email.header import Header, decode_header, make_header
+from email.message import Message
+from email.utils import parsedate_to_datetime
 from typing import Any
 
-import mailparser
+from mailparser.exceptions import MailParserRecursionError
+from mailparser.utils import (
+    decode_header_part,
+    find_between,
+    get_addresses,
+    mime_header_view,
+    ported_string,
+)
 
 from triage.language import guess_language
 from triage.model import Address, Mail, RawMail, Unparsable
@@ -36,10 +48,13 @@ AUTO_SUBJECT = re.compile(
     r"returned mail)",
     re.IGNORECASE,
 )
-HEADER_END = re.compile(rb"\r?\n\r?\n")
+# The line break that ends a header block and the empty line after it: "\n\r?\n" and a "\r"
+# before it (a pattern with a literal first character is searched for many times faster).
+HEADER_END = re.compile(rb"\n\r?\n")
 # Headers that identify a message's content; delivery headers (Received, X-...) are left out
 # so the same message captured from IMAP and from an mbox archive hashes the same.
 HASHED_HEADERS = ("message-id", "from", "to", "date", "subject")
+FIELD_BREAK = re.compile(rb"\n(?![ \t])")
 
 
 class ParseError(Exception):
@@ -63,29 +78,26 @@ def parse_mail(raw: RawMail) -> Mail | Unparsable:
 def _parse(raw: RawMail, digest: str) -> Mail:
     if not raw.raw.strip():
         raise ParseError("empty message")
-    parsed = mailparser.parse_from_bytes(utf8_headers(raw.raw))
-    headers = {k.lower(): v for k, v in parsed.headers.items()}
-    if not headers.keys() & {"from", "to", "subject", "date", "message-id"}:
+    message = read_message(utf8_headers(raw.raw))
+    headers = Headers(message)
+    if not headers.names & {"from", "to", "subject", "date", "message-id"}:
         raise ParseError("no From, To, Subject, Date or Message-ID header: not an e-mail message")
-    message_id = first_message_id(_header_text(headers.get("message-id")))
-    subject = _header_text(headers.get("subject"))
-    plain = parsed.text_plain
-    if not plain and _multipart_without_parts(parsed.message):
-        plain = parsed.text_not_managed  # the boundary never appears: the body is the text
-    split = split_text(body_text(plain, parsed.text_html))
-    sender = _addresses(headers.get("from"))
+    message_id = first_message_id(headers.text("message-id"))
+    subject = headers.text("subject")
+    split = split_text(body_text(message))
+    sender = headers.addresses("from")
     return Mail(
         message_id=message_id or f"<{digest[:32]}@triage.invalid>",
         synthetic_id=not message_id,
         sender=sender[0] if sender else None,
-        to=tuple(_addresses(headers.get("to"))),
-        cc=tuple(_addresses(headers.get("cc"))),
-        reply_to=tuple(_addresses(headers.get("reply-to"))),
-        date=parse_date(_header_text(headers.get("date"))) or raw.internal_date or EPOCH,
+        to=headers.addresses("to"),
+        cc=headers.addresses("cc"),
+        reply_to=headers.addresses("reply-to"),
+        date=parse_date(headers.text("date")) or raw.internal_date or EPOCH,
         subject=subject,
         subject_norm=normalise_subject(subject),
-        in_reply_to=first_message_id(_header_text(headers.get("in-reply-to"))),
-        references=tuple(message_ids(_header_text(headers.get("references")))),
+        in_reply_to=first_message_id(headers.text("in-reply-to")),
+        references=tuple(message_ids(headers.text("references"))),
         new_text=split.new,
         quoted_text=split.quoted,
         signature=split.signature,
@@ -98,10 +110,9 @@ def _parse(raw: RawMail, digest: str) -> Mail:
 
 def content_hash(raw: bytes) -> str:
     """SHA-256 of the identifying headers and the body, independent of line endings."""
-    match = HEADER_END.search(raw)
-    head, body = (raw[: match.start()], raw[match.end() :]) if match else (raw, b"")
+    head, body = split_head(raw)
     wanted: list[bytes] = []
-    for line in re.split(rb"\r?\n(?![ \t])", head):
+    for line in FIELD_BREAK.split(head):  # a "\r" left at a line's end is blank space, dropped below
         name = line.split(b":", 1)[0].strip().lower()
         if name.decode("ascii", "replace") in HASHED_HEADERS:
             wanted.append(b" ".join(line.split()))
@@ -115,14 +126,22 @@ def content_hash(raw: bytes) -> str:
     return hasher.hexdigest()
 
 
+def split_head(raw: bytes) -> tuple[bytes, bytes]:
+    """The header block and the body, split at the first empty line."""
+    match = HEADER_END.search(raw)
+    if match is None:
+        return raw, b""
+    start = match.start() - 1 if raw[match.start() - 1 : match.start()] == b"\r" else match.start()
+    return raw[:start], raw[match.end() :]
+
+
 def utf8_headers(raw: bytes) -> bytes:
     """The message with raw 8-bit header lines that are not UTF-8 (cp1252, Latin-1) re-encoded as UTF-8.
 
     mail-parser decodes raw header bytes as UTF-8 only: it drops the others from a subject and
     leaves them as escaped surrogates in a display name.
     """
-    match = HEADER_END.search(raw)
-    head = raw[: match.start()] if match else raw
+    head = split_head(raw)[0]
     if head.isascii():
         return raw
     return b"\n".join(_utf8_line(line) for line in head.split(b"\n")) + raw[len(head) :]
@@ -137,19 +156,287 @@ def _utf8_line(line: bytes) -> bytes:
     return line.decode("latin-1").encode("utf-8")
 
 
-def _multipart_without_parts(message: Any) -> bool:
-    """A message that claims to be multipart but whose boundary never appears."""
-    if message is None:
-        return False
-    return message.get_content_maintype() == "multipart" and not message.is_multipart()
+# feedparser's grammar (email/feedparser.py), for the messages read_message builds itself.
+BLANK_LINE_AFTER_FIRST = re.compile(r"\n\r?\n")
+# A header field: a name of printable ASCII but ':' and space, a colon, then continuation lines.
+HEADER_FIELD = re.compile(r"([\041-\071\073-\176]+):([^\n]*\n(?:[ \t][^\n]*\n)*)")
+BOUNDARY_LINE_END = re.compile(r"(?P<end>--)?[ \t]*(\r\n|\r|\n)?$")
+# str.splitlines, and so feedparser, breaks lines at these too; a message with them takes the slow path.
+ODD_LINE_BREAKS = (b"\v", b"\f", b"\x1c", b"\x1d", b"\x1e")
+MAX_REGULAR_DEPTH = 8
+CONTENT_HEADERS = frozenset(("content-type", "content-disposition", "content-id", "content-transfer-encoding"))
 
 
-def body_text(plain: list[str], html: list[str]) -> str:
-    """The message text: plain parts when there are any, else text extracted from HTML."""
+def read_message(raw: bytes) -> Message:
+    """The message tree email.message_from_bytes builds, built faster for regular mail.
+
+    feedparser reads a message a line at a time in Python and compiles a regex for every
+    multipart boundary: most of the parse time. A regular message (every header block clean,
+    every multipart opened and closed by its boundary, no message/* parts) is cut at its
+    boundaries with str.find here and only its header blocks go through the email package;
+    anything else is left to feedparser whole.
+    """
+    text = raw.decode("ascii", "surrogateescape")  # as email.message_from_bytes does
+    odd = raw.count(b"\r") != raw.count(b"\r\n") or any(c in raw for c in ODD_LINE_BREAKS)
+    try:
+        message = None if odd else _regular_part(text, 0)
+        return email.message_from_string(text) if message is None else message
+    except RecursionError as exc:  # a crafted message nested thousands deep
+        raise MailParserRecursionError(
+            "Message nesting too deep to parse (possible malicious multipart structure)"
+        ) from exc
+
+
+def _regular_part(text: str, depth: int) -> Message | None:
+    """The part feedparser reads from text (nested in a multipart when depth > 0), or None."""
+    blank = _blank_line(text)
+    message = _header_fields(text, blank[0]) if blank else None
+    if message is None or blank is None:
+        return None
+    body = text[blank[1] :]
+    maintype = message.get_content_maintype()
+    if maintype == "message":
+        return None
+    if maintype == "multipart":
+        return _regular_multipart(message, body, depth)
+    # The line break before a boundary belongs to the boundary (RFC 2046), not to the part.
+    message.set_payload(_strip_last_eol(body) if depth else body)
+    return message
+
+
+def _blank_line(text: str) -> tuple[int, int] | None:
+    """Start and end of the first empty line."""
+    for blank in ("\n", "\r\n"):
+        if text.startswith(blank):
+            return 0, len(blank)
+    match = BLANK_LINE_AFTER_FIRST.search(text)
+    return (match.start() + 1, match.end()) if match else None
+
+
+def _header_fields(text: str, end: int) -> Message | None:
+    """A message with the header fields in text[:end], as feedparser reads them; None if a line is no field."""
+    message = Message()
+    position = 0
+    while position < end:
+        field = HEADER_FIELD.match(text, position, end)
+        if field is None:
+            return None
+        # compat32's header_source_parse: the value without the blanks after the colon and the last line break
+        message.set_raw(field[1], field[2].lstrip(" \t").rstrip("\r\n"))
+        position = field.end()
+    return message
+
+
+def _regular_multipart(message: Message, body: str, depth: int) -> Message | None:
+    boundary = message.get_boundary()
+    encoding = str(message.get("content-transfer-encoding", "8bit")).lower()
+    if (
+        boundary is None
+        or depth >= MAX_REGULAR_DEPTH
+        or message.get_content_subtype() == "digest"  # its parts default to message/rfc822
+        or encoding not in ("7bit", "8bit", "binary")
+    ):
+        return None
+    lines = _boundary_lines(body, "--" + boundary)
+    parts: list[Message | str] = []
+    for (_, part_start), (part_end, _) in itertools.pairwise(lines):
+        part = _regular_part(body[part_start:part_end], depth + 1) if part_start < part_end else None
+        if part is None:  # also two boundary lines in a row: feedparser reads them as one
+            return None
+        parts.append(part)
+    if not parts:
+        return None
+    if lines[0][0]:
+        message.preamble = _strip_last_eol(body[: lines[0][0]])
+    epilogue = body[lines[-1][1] :]
+    message.epilogue = (_strip_last_eol(epilogue) if epilogue else None) if depth else epilogue
+    message.set_payload(parts)
+    return message
+
+
+def _boundary_lines(body: str, separator: str) -> list[tuple[int, int]]:
+    """(start, end) of each boundary line up to the closing one; [] when it never closes."""
+    lines: list[tuple[int, int]] = []
+    found = body.find(separator)
+    while found >= 0:
+        line_end = body.find("\n", found) + 1 or len(body)
+        if found == 0 or body[found - 1] == "\n":
+            match = BOUNDARY_LINE_END.match(body[found:line_end], len(separator))
+            if match:
+                lines.append((found, line_end))
+                if match.group("end"):
+                    return lines
+        found = body.find(separator, line_end)
+    return []
+
+
+def _strip_last_eol(text: str) -> str:
+    for eol in ("\r\n", "\n", "\r"):
+        if text.endswith(eol):
+            return text[: -len(eol)]
+    return text
+
+
+class Headers:
+    """A message's headers as mail-parser decodes them, decoded only when asked for."""
+
+    def __init__(self, message: Message) -> None:
+        self.policy = message.policy
+        self.fields: dict[str, list[tuple[str, Any]]] = {}
+        for name, value in message.raw_items():
+            self.fields.setdefault(name.lower(), []).append((name, value))
+        self.names = self.fields.keys()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.fields
+
+    def values(self, name: str) -> list[Any]:
+        """The values as Message.items() gives them: a Header where there are undecodable bytes."""
+        return [self.policy.header_fetch_parse(*field) for field in self.fields.get(name, ())]
+
+    def text(self, name: str) -> str:
+        """The decoded value; repeated headers joined with ', '."""
+        return ", ".join(_header_text(_decoded(value)) for value in self.values(name))
+
+    def addresses(self, name: str) -> tuple[Address, ...]:
+        """The addresses of the first such header."""
+        values = self.values(name)
+        if not values:
+            return ()
+        if isinstance(values[0], str):
+            return _addresses(values[0])
+        return _addresses.__wrapped__(values[0])  # a Header (undecodable bytes): not hashable
+
+
+def _decoded(value: Any) -> str:
+    """mail-parser's decoded header value (decode_header_part), at once for plain ASCII."""
+    if isinstance(value, str) and value.isascii() and "=?" not in value:
+        return value.strip()
+    return str(decode_header_part(value))
+
+
+# Cached: a mailbox's messages are addressed by and to the same few people, ourselves above all,
+# and mail-parser's address parser is the slowest step of a parse.
+@functools.lru_cache(maxsize=4096)
+def _addresses(value: str | Header) -> tuple[Address, ...]:
+    return tuple(
+        Address(name=("" if n == e else str(n)).strip(), email=str(e).strip().lower())
+        for n, e in get_addresses(value, decode_names=True)
+        if e and "@" in e
+    )
+
+
+def body_text(message: Message) -> str:
+    """The message text: its plain parts when there are any, else the text of its HTML parts.
+
+    Parts are chosen as mail-parser chooses them, and decoded only when their text is used.
+    """
+    parts = _body_parts(message)
+    plain = _texts(parts, "plain")
+    if not plain and _multipart_without_parts(message):
+        plain = _texts(parts, "other")  # the boundary never appears: the body is the text
     text = "\n".join(part for part in plain if part.strip())
     if text.strip():
         return text
-    return "\n".join(html_to_text(part) for part in html)
+    return "\n".join(html_to_text(part) for part in _texts(parts, "html"))
+
+
+def _multipart_without_parts(message: Message) -> bool:
+    """A message that claims to be multipart but whose boundary never appears."""
+    return message.get_content_maintype() == "multipart" and not message.is_multipart()
+
+
+def _body_parts(message: Message) -> list[tuple[Message, Message]]:
+    """The parts that are body text, not attachments, each with its Content-* headers as UTF-8."""
+    parts: list[tuple[Message, bool]] = []
+    in_attachment: set[int] = set()
+    start_boundary_missing = False
+    for part in message.walk():
+        inside = id(part) in in_attachment
+        parts.append((part, inside))
+        start_boundary_missing |= any(isinstance(d, StartBoundaryNotFoundDefect) for d in part.defects)
+        if part.is_multipart():
+            disposition = part.get_content_disposition()
+            if inside or disposition not in (None, "inline") or (disposition != "inline" and _filename(part)):
+                in_attachment.update(id(child) for child in part.get_payload())
+    if start_boundary_missing:  # mail-parser reads the epilogue as one more part
+        boundary = message.get_boundary()
+        epilogue = find_between(message.epilogue, "--" + boundary, "--" + boundary + "--")  # type: ignore[operator]
+        if epilogue is not None:
+            with contextlib.suppress(Exception):  # as mail-parser: an unreadable epilogue is no part
+                parts.append((email.message_from_string(epilogue), True))
+    body: list[tuple[Message, Message]] = []
+    for part, inside in parts:
+        if not part.is_multipart():
+            metadata = _content_headers(part)
+            if not _is_attachment(part, metadata, inside):
+                body.append((part, metadata))
+    return body
+
+
+def _content_headers(part: Message) -> Message:
+    """The part's Content-* headers with undecodable bytes read as UTF-8 (the part itself when all ASCII)."""
+    if all(str(value).isascii() for name, value in part.raw_items() if name.lower() in CONTENT_HEADERS):
+        return part
+    return mime_header_view(part)[0]  # type: ignore[no-any-return]
+
+
+def _filename(part: Message) -> str | None:
+    # get_filename() parses every parameter of two headers; most parts have no "name" anywhere.
+    headers = (part.get("content-disposition"), part.get("content-type"))
+    if not any("name" in str(value).lower() for value in headers if value is not None):
+        return None
+    return part.get_filename()
+
+
+def _is_attachment(part: Message, metadata: Message, inside_attachment: bool) -> bool:
+    """mail-parser's rule: a named part, a non-text part with a Content-ID, an attachment flag."""
+    disposition = ported_string(metadata.get_content_disposition()).lower()
+    if not inside_attachment and disposition == "inline" and part.get_content_type() in ("text/plain", "text/html"):
+        return False  # named inline text is body text too
+    subtype = ported_string(metadata.get_content_subtype())
+    return bool(
+        disposition == "attachment"
+        or subtype in "rtf"  # sic: mail-parser tests `in ("rtf")`, a substring test
+        or (ported_string(metadata.get("content-id")) and subtype not in ("html", "plain"))
+        or decode_header_part(_filename(metadata), defects=[])
+    )
+
+
+def _texts(parts: list[tuple[Message, Message]], kind: str) -> list[str]:
+    """The non-empty texts of the parts of one kind: "plain", "html" or "other"."""
+    texts: list[str] = []
+    for part, metadata in parts:
+        subtype = part.get_content_subtype()
+        if (subtype if subtype in ("plain", "html") else "other") == kind:
+            text = _decoded_text(part, metadata)
+            if text:
+                texts.append(text)
+    return texts
+
+
+def _decoded_text(part: Message, metadata: Message) -> str:
+    """A body part's text, decoded as mail-parser decodes it."""
+    payload = part.get_payload(decode=True)
+    encoding = ported_string(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if not encoding or encoding in ("7bit", "8bit"):
+        # The text as read: get_payload() would decode undecodable bytes with the declared charset.
+        raw_text = part._payload  # type: ignore[attr-defined]
+        if isinstance(raw_text, str):
+            try:
+                raw_text.encode("utf-8")
+            except UnicodeEncodeError:
+                pass  # undecodable bytes kept as surrogates: decode them below
+            else:
+                return raw_text
+    if not isinstance(payload, bytes) or not payload:  # bytes, for a part that is not multipart
+        return ""
+    try:
+        text = payload.decode(metadata.get_content_charset("utf-8"))
+        text.encode("utf-8")  # some codecs produce lone surrogates
+    except (LookupError, UnicodeError):
+        text = payload.decode("utf-8", "replace")
+    return str(ported_string(text))
 
 
 def normalise_subject(subject: str) -> str:
@@ -185,12 +472,12 @@ def parse_date(value: str) -> datetime | None:
     return date
 
 
-def automated_reason(headers: dict[str, Any], sender: Address | None, subject: str) -> str | None:
+def automated_reason(headers: Headers, sender: Address | None, subject: str) -> str | None:
     """Why a message was sent by a machine (RFC 3834, list, bounce, no-reply), or None."""
-    auto_submitted = _header_text(headers.get("auto-submitted")).strip().lower()
+    auto_submitted = headers.text("auto-submitted").strip().lower()
     if auto_submitted and auto_submitted != "no":
         return f"Auto-Submitted: {auto_submitted}"
-    precedence = _header_text(headers.get("precedence")).strip().lower()
+    precedence = headers.text("precedence").strip().lower()
     if precedence in {"bulk", "list", "junk", "auto_reply"}:
         return f"Precedence: {precedence}"
     for name in ("x-autoreply", "x-autorespond", "x-auto-response-suppress", "x-autogenerated"):
@@ -198,10 +485,10 @@ def automated_reason(headers: dict[str, Any], sender: Address | None, subject: s
             return f"{name.title()} header"
     if "list-id" in headers or "list-unsubscribe" in headers:
         return "mailing list (List-Id/List-Unsubscribe)"
-    content_type = _header_text(headers.get("content-type")).lower()
+    content_type = headers.text("content-type").lower()
     if "multipart/report" in content_type or "delivery-status" in content_type:
         return "delivery status notification (bounce)"
-    if _header_text(headers.get("x-spam-flag")).strip().lower() == "yes":
+    if headers.text("x-spam-flag").strip().lower() == "yes":
         return "marked as spam (X-Spam-Flag)"
     if sender and NO_REPLY_SENDER.match(sender.email):
         return f"automated sender {sender.email}"
@@ -210,29 +497,13 @@ def automated_reason(headers: dict[str, Any], sender: Address | None, subject: s
     return None
 
 
-def _header_text(value: Any) -> str:
+def _header_text(value: str | list[str]) -> str:
     """A header value from mail-parser as one decoded string."""
-    if value is None:
-        return ""
     if isinstance(value, list):
         return ", ".join(_header_text(v) for v in value)
-    if isinstance(value, tuple):
-        name, email = ([*list(value), "", ""])[:2]
-        return f"{name} <{email}>" if name else str(email)
-    text = str(value)
-    if "=?" in text:
+    if "=?" in value:
         try:
-            return str(make_header(decode_header(text)))
+            return str(make_header(decode_header(value)))
         except (ValueError, LookupError, UnicodeDecodeError, MessageError):
-            return text
-    return text
-
-
-def _addresses(value: Any) -> list[Address]:
-    if value is None:
-        return []
-    if isinstance(value, list) and all(isinstance(v, tuple) for v in value):
-        pairs = [(str(n), str(e)) for n, e in value]
-    else:
-        pairs = getaddresses([_header_text(value)])
-    return [Address(name=n.strip(), email=e.strip().lower()) for n, e in pairs if e and "@" in e]
+            return value
+    return value
