@@ -6,9 +6,18 @@ import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from triage.language import PIPELINE_LANGS, PLAIN, Analysed, LanguageModels, guess_language
-from triage.rules import Ruleset, Topic
+from triage.language import (
+    PIPELINE_LANGS,
+    PLAIN,
+    Analysed,
+    LanguageModels,
+    TermMatcher,
+    guess_language,
+    matched_text,
+)
+from triage.rules import HeaderConditions, RegexRule, Ruleset, Topic
 from triage.similarity import ExampleIndex, Neighbour
 
 UNCLASSIFIED = "unclassified"
@@ -50,16 +59,42 @@ class Classification:
         return not self.topics and self.skipped is None
 
 
+class _Term(NamedTuple):
+    """What a matcher's rule name stands for."""
+
+    topic: str
+    kind: str  # keyword, hint, exclude, pattern
+    rule: str
+    weight: float
+
+
+# Evidence of a matched term: the same few objects again and again, so they are kept (up to this many).
+EVIDENCE_CACHE = 20_000
+# Subjects analysed, with their matches: a thread's question, replies and follow-ups share one.
+SUBJECT_CACHE = 4096
+
+
 class Classifier:
-    """A Ruleset compiled into spaCy matchers (per language) and an example index."""
+    """A Ruleset compiled into matchers per language (phrase tries, spaCy token patterns) and an example index."""
 
     def __init__(self, ruleset: Ruleset, models: LanguageModels | None = None) -> None:
         self.ruleset = ruleset
         self.models = models or LanguageModels(ruleset.normalisation)
-        self._matchers: dict[str, object] = {}
+        self._matchers: dict[str, TermMatcher] = {}
         self._lock = threading.Lock()
         self._rules = ruleset.topics + ruleset.ignore  # ignore rules match like topics
         self._ignore_ids = frozenset(rule.id for rule in ruleset.ignore)
+        self._topic_ids = frozenset(topic.id for topic in ruleset.topics)
+        self._by_id: dict[str, Topic] = {}
+        for rule in self._rules:
+            self._by_id.setdefault(rule.id, rule)  # as Ruleset.topic finds it: the first
+        self._terms = self._term_table()
+        # regexes and header conditions, per rule that has any, for topics and for ignore rules
+        self._topic_checks = tuple(_checks(topic) for topic in ruleset.topics if _has_checks(topic))
+        self._ignore_checks = tuple(_checks(rule) for rule in ruleset.ignore if _has_checks(rule))
+        self._regex_timeout = ruleset.settings.regex_timeout_ms / 1000
+        self._known_evidence: dict[tuple[str, str], Evidence] = {}
+        self._subjects: dict[tuple[str, str], tuple[tuple[str, ...], list[tuple[str, str]]]] = {}
         self._examples = self._build_examples()
         self._example_texts = [text for topic in ruleset.topics for text in topic.examples]
         # Built now, so a pattern spaCy refuses fails the (re)load, and no message waits while a
@@ -75,17 +110,28 @@ class Classifier:
                 labelled.append((topic.id, self.models.analyse(text, lang).lemmas))
         return ExampleIndex(labelled)
 
-    def _matcher(self, lang: str):  # type: ignore[no-untyped-def]
+    def _term_table(self) -> dict[str, _Term]:
+        """Every rule name the matchers report, with what it stands for."""
+        terms: dict[str, _Term] = {}
+        settings = self.ruleset.settings
+        weights = {"keyword": settings.keyword_weight, "hint": settings.hint_weight, "exclude": 0.0}
+        for topic in self._rules:
+            for kind, word in _words(topic):
+                terms[SEPARATOR.join((kind, topic.id, word))] = _Term(topic.id, kind, word, weights[kind])
+            for pattern in reversed(topic.patterns):  # reversed: the first pattern of a name gives the weight
+                terms[SEPARATOR.join(("pattern", topic.id, pattern.name))] = _Term(
+                    topic.id, "pattern", pattern.name, pattern.weight
+                )
+        return terms
+
+    def _matcher(self, lang: str) -> TermMatcher:
         key = lang if lang in PIPELINE_LANGS else PLAIN
         if key not in self._matchers:
             phrases: dict[str, list[str]] = defaultdict(list)
             exact: dict[str, list[str]] = defaultdict(list)  # "=word": this form, not its lemma
             patterns: dict[str, list[list[dict[str, object]]]] = defaultdict(list)
             for topic in self._rules:
-                terms = [("exclude", word) for word in topic.exclude]
-                for kind, table in (("keyword", topic.keywords), ("hint", topic.hints)):
-                    terms += [(kind, word) for words in table.values() for word in words]
-                for kind, word in terms:
+                for kind, word in _words(topic):
                     target = exact if word.startswith("=") else phrases
                     target[SEPARATOR.join((kind, topic.id, word))].append(word.removeprefix("="))
                 for pattern in topic.patterns:
@@ -115,46 +161,60 @@ class Classifier:
         if automated is not None:
             return Classification((), {}, lang, lang not in PIPELINE_LANGS, skipped=automated)
         with self._lock:
-            heading, body = self.models.analyse_many([subject, text], lang)
-            matcher = self._matcher(lang)
-            heading_matches, body_matches = matcher.match(heading), matcher.match(body)
+            heading_lemmas, heading_matches = self._heading(subject, lang)
+            body = self.models.analyse(text, lang)
+            body_matches = self._matches(body, lang)
         headers = (subject.lower(), sender.lower(), to.lower())
-        neighbours = self._examples.nearest(heading.lemmas + body.lemmas)
-        evidence = self._evidence(self.ruleset.topics, heading_matches + body_matches, neighbours, content, headers)
-        text_only = {}
-        if self.ruleset.ignore:
-            text_only = self._evidence(self._rules, body_matches, {}, text, headers)
-        return self._decide(evidence, text_only, body)
+        neighbours = self._examples.nearest(heading_lemmas + body.lemmas)
+        evidence = self._evidence(
+            heading_matches + body_matches, self._topic_ids, self._topic_checks, content, headers, neighbours
+        )
+        return self._decide(evidence, body_matches, text, headers, body)
+
+    def _heading(self, subject: str, lang: str) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+        """The lemmas and matches of a subject (kept: a thread's messages share their subject)."""
+        key = (lang, subject)
+        found = self._subjects.get(key)
+        if found is None:
+            heading = self.models.analyse(subject, lang)
+            found = (heading.lemmas, self._matches(heading, lang))
+            if len(self._subjects) >= SUBJECT_CACHE:
+                del self._subjects[next(iter(self._subjects))]  # the oldest
+            self._subjects[key] = found
+        return found
+
+    def _matches(self, analysed: Analysed, lang: str) -> list[tuple[str, str]]:
+        """(rule name, matched text) pairs."""
+        return [(name, matched_text(analysed, start, end)) for name, start, end in self._matcher(lang).spans(analysed)]
 
     def _evidence(
         self,
-        rules: tuple[Topic, ...],
         matches: list[tuple[str, str]],
-        neighbours: dict[str, Neighbour],
+        wanted: frozenset[str],
+        checks: tuple[_Checks, ...],
         content: str,
         headers: tuple[str, str, str],
+        neighbours: dict[str, Neighbour] | None = None,
     ) -> dict[str, list[Evidence]]:
-        """Evidence for each of `rules` from term matches, regexes, headers and nearest examples."""
-        settings = self.ruleset.settings
-        wanted = {rule.id for rule in rules}
-        found: dict[str, list[Evidence]] = defaultdict(list)
-        seen: set[tuple[str, str, str]] = set()
+        """Evidence for the `wanted` rules from term matches, the `checks` (regexes and headers)
+        of those rules, and nearest examples."""
+        found: dict[str, list[Evidence]] = {}
+        seen: set[str] = set()
+        terms = self._terms
         for name, matched in matches:
-            kind, topic_id, rule = name.split(SEPARATOR)
-            if topic_id not in wanted or (kind, topic_id, rule) in seen:
+            topic = terms[name].topic
+            if topic not in wanted or name in seen:
                 continue
-            seen.add((kind, topic_id, rule))
-            weight = {"keyword": settings.keyword_weight, "hint": settings.hint_weight}.get(kind, 0.0)
-            if kind == "pattern":
-                topic = self.ruleset.topic(topic_id)
-                weight = next(p.weight for p in topic.patterns if p.name == rule)
-            found[topic_id].append(Evidence(kind, rule, matched, weight))
-        for topic in rules:
-            found[topic.id].extend(self._regex_evidence(topic, content))
-            found[topic.id].extend(_header_evidence(topic, *headers))
-        for label, neighbour in neighbours.items():
+            seen.add(name)
+            found.setdefault(topic, []).append(self._term_evidence(name, matched))
+        for topic_id, regexes, conditions in checks:
+            items = self._regex_evidence(regexes, content) + _header_evidence(conditions, *headers)
+            if items:
+                found.setdefault(topic_id, []).extend(items)
+        settings = self.ruleset.settings
+        for label, neighbour in (neighbours or {}).items():
             if label in wanted and neighbour.similarity >= settings.example_min_similarity:
-                found[label].append(
+                found.setdefault(label, []).append(
                     Evidence(
                         "example",
                         f"example {neighbour.example + 1}",
@@ -164,12 +224,21 @@ class Classifier:
                 )
         return found
 
-    def _regex_evidence(self, topic: Topic, content: str) -> list[Evidence]:
-        timeout = self.ruleset.settings.regex_timeout_ms / 1000
+    def _term_evidence(self, name: str, matched: str) -> Evidence:
+        key = (name, matched)
+        found = self._known_evidence.get(key)
+        if found is None:
+            if len(self._known_evidence) >= EVIDENCE_CACHE:
+                self._known_evidence.clear()
+            term = self._terms[name]
+            found = self._known_evidence[key] = Evidence(term.kind, term.rule, matched, term.weight)
+        return found
+
+    def _regex_evidence(self, regexes: tuple[RegexRule, ...], content: str) -> list[Evidence]:
         found = []
-        for rule in topic.regexes:
+        for rule in regexes:
             try:
-                match = rule.compiled.search(content, timeout=timeout)
+                match = rule.compiled.search(content, timeout=self._regex_timeout)
             except TimeoutError:
                 continue  # a runaway pattern never blocks classification; `rules check` reports it
             if match:
@@ -180,36 +249,66 @@ class Classifier:
         """Scored hits, best first; a rule with a matching exclude phrase gives none."""
         hits = []
         for topic_id, items in evidence.items():
-            if not items or any(e.kind == "exclude" for e in items):
+            if any(e.kind == "exclude" for e in items):
                 continue
-            score = round(self.ruleset.topic(topic_id).weight * sum(e.weight for e in items), 3)
+            score = round(self._by_id[topic_id].weight * sum(e.weight for e in items), 3)
             hits.append(TopicHit(topic_id, score, tuple(items)))
         return sorted(hits, key=lambda h: (-h.score, h.topic))
 
     def _decide(
-        self, evidence: dict[str, list[Evidence]], text_only: dict[str, list[Evidence]], analysed: Analysed
+        self,
+        evidence: dict[str, list[Evidence]],
+        body_matches: list[tuple[str, str]],
+        text: str,
+        headers: tuple[str, str, str],
+        analysed: Analysed,
     ) -> Classification:
         settings = self.ruleset.settings
         hits = self._hits(evidence)
         scores = {h.topic: h.score for h in hits}
         # An ignore rule wins when it reaches the threshold and scores at least as much as every
         # topic does on the new text alone: then the message gets no topics.
-        text_hits = self._hits(text_only)
-        best_on_text = max((h.score for h in text_hits if h.topic not in self._ignore_ids), default=0.0)
-        for hit in text_hits:
-            if hit.topic in self._ignore_ids and hit.score >= max(settings.threshold, best_on_text):
-                reason = f"ignore rule {hit.topic!r}: {self.ruleset.topic(hit.topic).title}"
-                return Classification((), scores, analysed.lang, analysed.plain, reason, (hit, *hits))
+        ignored: tuple[TopicHit, ...] = ()
+        if self._ignore_ids:
+            ignored = tuple(
+                self._hits(self._evidence(body_matches, self._ignore_ids, self._ignore_checks, text, headers))
+            )
+        if any(hit.score >= settings.threshold for hit in ignored):
+            on_text = self._hits(self._evidence(body_matches, self._topic_ids, self._topic_checks, text, headers))
+            best_on_text = max((h.score for h in on_text), default=0.0)
+            for hit in ignored:
+                if hit.score >= max(settings.threshold, best_on_text):
+                    reason = f"ignore rule {hit.topic!r}: {self._by_id[hit.topic].title}"
+                    return Classification((), scores, analysed.lang, analysed.plain, reason, (hit, *hits))
         best = hits[0].score if hits else 0.0
         floor = max(settings.threshold, settings.secondary_share * best)
         accepted = tuple(h for h in hits if h.score >= floor)[: settings.max_topics]
-        ignored = tuple(h for h in text_hits if h.topic in self._ignore_ids)
         rejected = tuple(h for h in hits if h not in accepted) + ignored
         return Classification(accepted, scores, analysed.lang, analysed.plain, rejected=rejected)
 
 
-def _header_evidence(topic: Topic, subject: str, sender: str, to: str) -> list[Evidence]:
+# A rule's regexes and header conditions: (rule id, regexes, header conditions).
+_Checks = tuple[str, tuple[RegexRule, ...], HeaderConditions]
+
+
+def _has_checks(topic: Topic) -> bool:
     conditions = topic.headers
+    return bool(topic.regexes or conditions.subject or conditions.sender or conditions.to)
+
+
+def _checks(topic: Topic) -> _Checks:
+    return (topic.id, topic.regexes, topic.headers)
+
+
+def _words(topic: Topic) -> list[tuple[str, str]]:
+    """A rule's phrases as (kind, phrase): excludes, keywords, hints."""
+    terms = [("exclude", word) for word in topic.exclude]
+    for kind, table in (("keyword", topic.keywords), ("hint", topic.hints)):
+        terms += [(kind, word) for words in table.values() for word in words]
+    return terms
+
+
+def _header_evidence(conditions: HeaderConditions, subject: str, sender: str, to: str) -> list[Evidence]:
     if not (conditions.subject or conditions.sender or conditions.to):
         return []
     found = []

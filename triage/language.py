@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 ENGLISH_WORDS = frozenset(
     """the a an and or but is are was were be been am i you he she we they it my your our
@@ -73,6 +73,7 @@ MAX_TEXT_CHARS = 200_000
 # runs without whitespace are cut into pieces of this length before tokenizing.
 MAX_WORD_CHARS = 40
 LONG_RUN = re.compile(rf"\S{{{MAX_WORD_CHARS}}}(?=\S)")
+LONG_RUN_START = re.compile(rf"(?<!\S)\S{{{MAX_WORD_CHARS + 1}}}")  # where a run LONG_RUN cuts begins
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,9 @@ class Analysed:
     lang: str
     tokens: tuple[str, ...]
     lemmas: tuple[str, ...]
-    doc: Any
+    doc: Any  # tokens only: a matcher whose token patterns read lemmas sets them on the Doc itself
     plain: bool  # True when no lemmatizer exists for the language: only the tokenizer ran
+    text: str = ""  # what was tokenized (lower-cased, normalised, cut): the Doc's characters
 
 
 class RulePatternError(ValueError):
@@ -180,17 +182,16 @@ class LanguageModels:
 
     def __init__(self, normalisation: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self.normalisation = {lang: dict(table) for lang, table in (normalisation or {}).items()}
-        # one alternation of the table's words per language: only they need a Python callback
+        # one pattern of the table's words per language: only they need a Python callback
         self._informal = {
-            lang: re.compile(
-                rf"(?<![^\W\d_])(?:{'|'.join(map(re.escape, sorted(table, key=len, reverse=True)))})(?![^\W\d_])"
-            )
+            lang: re.compile(rf"(?<![^\W\d_])(?:{_word_alternation(table)})(?![^\W\d_])")
             for lang, table in self.normalisation.items()
             if table
         }
         self._pipelines: dict[str, Any] = {}
         self._lemmatizers: dict[str, IndonesianStemmer | LookupLemmas] = {}
-        self._words: dict[tuple[str, int], tuple[str, str, int]] = {}
+        # per pipeline: a lower-cased word's hash -> (the word, its lemma)
+        self._words: dict[str, dict[int, tuple[str, str]]] = {}
         self._lock = threading.Lock()
 
     def pipeline(self, lang: str) -> Any:
@@ -201,21 +202,14 @@ class LanguageModels:
             return self._pipelines[key]
 
     def _build(self, lang: str) -> Any:
-        import spacy
-
         logging.getLogger("spacy").setLevel(logging.WARNING)  # it logs every initialize() at INFO
-        nlp = _blank_indonesian() if lang == "id" else spacy.blank(lang)
-        # Whitespace special cases ("\n", "\t") give the same tokens as the default rules, but
-        # once one is seen spaCy stops caching the rest of the text (explosion/spaCy#13950),
-        # which makes tokenizing mail with line breaks 5-20x slower.
-        nlp.tokenizer.rules = {k: v for k, v in nlp.tokenizer.rules.items() if not k.isspace()}  # type: ignore[union-attr]
+        nlp = _blank(lang)
         if lang in PIPELINE_LANGS:
-            nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-            nlp.initialize()
-        if lang in PIPELINE_LANGS:
-            table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")  # type: ignore[union-attr]
-            # a spaCy Table: str keys, hashed inside; both lemmatizers cache what they looked up
+            # What spaCy's "lookup" lemmatizer would read, without building that component: only the
+            # tokenizer runs, and both lemmatizers cache what they looked up.
+            table = _lemma_table(lang)
             self._lemmatizers[lang] = IndonesianStemmer(table) if lang == "id" else LookupLemmas(table)
+        self._words[lang] = {}
         return nlp
 
     def normalise(self, text: str, lang: str) -> str:
@@ -226,36 +220,38 @@ class LanguageModels:
         table = self.normalisation[lang]
         return informal.sub(lambda m: table[m.group(0)], text)
 
+    def prepare(self, text: str, lang: str) -> str:
+        """The text as it is tokenized: cut, lower-cased, normalised, long runs of non-space broken."""
+        text = self.normalise(text[:MAX_TEXT_CHARS], lang)[:MAX_TEXT_CHARS]
+        # most text has no long run: finding that out from word starts only is cheaper than the cut
+        return LONG_RUN.sub(r"\g<0> ", text) if LONG_RUN_START.search(text) else text
+
     def analyse(self, text: str, lang: str) -> Analysed:
         return self.analyse_many([text], lang)[0]
 
     def analyse_many(self, texts: Sequence[str], lang: str) -> list[Analysed]:
-        import numpy
-        from spacy.attrs import LEMMA, LOWER
+        from spacy.attrs import LOWER
 
         nlp = self.pipeline(lang)
-        plain = lang not in PIPELINE_LANGS
+        key = lang if lang in PIPELINE_LANGS else PLAIN
+        plain = key == PLAIN
+        known = self._words[key]
         results = []
-        # The lemmatizers read spaCy's lookup table themselves (as its lookup lemmatizer would),
-        # so only the tokenizer runs; lemmas are set through arrays, without a Token per word.
-        cut = [LONG_RUN.sub(r"\g<0> ", self.normalise(t[:MAX_TEXT_CHARS], lang)[:MAX_TEXT_CHARS]) for t in texts]
-        for doc in map(nlp.make_doc, cut):
-            words = [self._word(lang, nlp, key) for key in doc.to_array(LOWER).tolist()]
-            if words:
-                doc.from_array([LEMMA], numpy.array([w[2] for w in words], dtype="uint64").reshape(-1, 1))
-            tokens = tuple(w[0] for w in words)
-            results.append(Analysed(lang if not plain else "other", tokens, tuple(w[1] for w in words), doc, plain))
+        for text in texts:
+            prepared = self.prepare(text, lang)
+            doc = nlp.make_doc(prepared)
+            # words by their hash, without a Token object per word
+            words = [known.get(h) or self._word(key, nlp, h) for h in doc.to_array(LOWER).tolist()]
+            tokens, lemmas = (tuple(column) for column in zip(*words, strict=True)) if words else ((), ())
+            results.append(Analysed("other" if plain else lang, tokens, lemmas, doc, plain, prepared))
         return results
 
-    def _word(self, lang: str, nlp: Any, key: int) -> tuple[str, str, int]:
-        """A lower-cased word by its hash: the word, its lemma and the lemma's hash (cached)."""
-        found = self._words.get((lang, key))
-        if found is None:
-            lower = nlp.vocab.strings[key]
-            lemmatizer = self._lemmatizers.get(lang)
-            # without a lemmatizer the word itself stands in, so LEMMA rules still apply
-            lemma = lemmatizer.lemma(lower) if lemmatizer is not None else lower
-            found = self._words[(lang, key)] = (lower, lemma, nlp.vocab.strings.add(lemma))
+    def _word(self, key: str, nlp: Any, hashed: int) -> tuple[str, str]:
+        """A lower-cased word by its hash: the word and its lemma (then cached)."""
+        lower = nlp.vocab.strings[hashed]
+        lemmatizer = self._lemmatizers.get(key)
+        # without a lemmatizer the word itself stands in, so LEMMA rules still apply
+        found = self._words[key][hashed] = (lower, lemmatizer.lemma(lower) if lemmatizer is not None else lower)
         return found
 
     def term_matcher(
@@ -265,62 +261,202 @@ class LanguageModels:
         patterns: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]],
         exact: Mapping[str, Sequence[str]] | None = None,
     ) -> TermMatcher:
-        """Match phrases on lemmas, `exact` phrases on lower-cased words (both PhraseMatcher) and
-        token patterns (Matcher)."""
-        from spacy.matcher import Matcher, PhraseMatcher
+        """Match phrases on lemmas, `exact` phrases on lower-cased words, and token patterns (spaCy's Matcher).
+
+        Phrases are found as spaCy's PhraseMatcher finds them (every occurrence, in its order),
+        in a trie of words in Python: on mail of a few hundred words that is cheaper than
+        setting lemmas on each Doc and calling the PhraseMatcher, and it needs no rule names in
+        the vocabulary (a third of the start-up time of a rule pack).
+        """
+        from spacy.matcher import Matcher
 
         nlp = self.pipeline(lang)
-        matchers: list[Any] = []
-        for attr, table in (("LEMMA", phrases), ("LOWER", exact or {})):
-            phrase_matcher = PhraseMatcher(nlp.vocab, attr=attr)
-            for name, texts in table.items():
-                docs = [a.doc for a in self.analyse_many(list(texts), lang)]
-                phrase_matcher.add(name, [d for d in docs if len(d)])
-            matchers.append(phrase_matcher)
+        tries = []
+        for attr, table in (("lemmas", phrases), ("tokens", exact or {})):
+            texts = [text for words in table.values() for text in words]
+            analysed = iter(self.analyse_many(texts, lang))
+            trie = _PhraseTrie(nlp.vocab.strings)
+            for name, words in table.items():
+                for _ in words:
+                    trie.add(name, getattr(next(analysed), attr))
+            tries.append(trie.finished())
         token_matcher = Matcher(nlp.vocab, validate=True)
         for name, alternatives in patterns.items():
             try:
                 token_matcher.add(name, [[dict(t) for t in p] for p in alternatives])
             except (ValueError, KeyError, TypeError) as exc:
                 raise RulePatternError(str(exc).splitlines()[0][:300]) from None
-        matchers.append(token_matcher)
-        return TermMatcher(nlp.vocab, tuple(matchers))
+        return TermMatcher(nlp.vocab, tries[0], tries[1], token_matcher if len(token_matcher) else None)
 
 
-def _blank_indonesian() -> Any:
-    """spaCy's Indonesian without its 16,000 tokenizer exceptions (reduplications such as "anak-anak").
+def _word_alternation(words: Iterable[str]) -> str:
+    """The words as one regex alternation shaped like a trie: s(?:dh|y(?:g)?)... for sdh, sy, syg.
 
-    Building those takes 3-7 seconds at every start; without them "anak-anak" becomes "anak", "-",
-    "anak", whose lemmas match rules just as well.
+    At a position the longest word that fits wins, as with longest-first alternatives, but each
+    position tries a branch or two instead of every word: normalising is twice as fast.
+    """
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+
+    def pattern(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + pattern(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        group = branches[0] if len(branches) == 1 and len(node) == 1 else f"(?:{'|'.join(branches)})"
+        return f"{group}?" if "" in node else group
+
+    if "" in trie:  # an empty informal word: nothing to factor, keep its meaning as written
+        return "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
+    return pattern(trie)
+
+
+def _blank(lang: str) -> Any:
+    """A blank spaCy pipeline for `lang` whose tokenizer has no whitespace special cases.
+
+    Whitespace special cases ("\\n", "\\t") give the same tokens as the default rules, but once
+    one is seen spaCy stops caching the rest of the text (explosion/spaCy#13950), which makes
+    tokenizing mail with line breaks 5-20x slower. They are left out of the language's defaults
+    rather than removed afterwards, which would load every special case twice (0.1 s).
+
+    Indonesian also goes without its 16,000 tokenizer exceptions (reduplications such as
+    "anak-anak"): building those takes 3-7 seconds at every start; without them "anak-anak"
+    becomes "anak", "-", "anak", whose lemmas match rules just as well.
     """
     from spacy.lang.tokenizer_exceptions import BASE_EXCEPTIONS
     from spacy.util import get_lang_class
 
-    indonesian = get_lang_class("id")
+    language = get_lang_class(lang)
+    exceptions = BASE_EXCEPTIONS if lang == "id" else language.Defaults.tokenizer_exceptions
 
-    class Defaults(indonesian.Defaults):  # type: ignore[name-defined,misc]
-        tokenizer_exceptions = BASE_EXCEPTIONS
+    class Defaults(language.Defaults):  # type: ignore[name-defined,misc]
+        pass
 
-    class FastIndonesian(indonesian):  # type: ignore[valid-type,misc]
-        lang = "id"
+    class Blank(language):  # type: ignore[valid-type,misc]
+        pass
 
-    FastIndonesian.Defaults = Defaults
-    return FastIndonesian()
+    Defaults.tokenizer_exceptions = {text: rule for text, rule in exceptions.items() if not text.isspace()}
+    Blank.Defaults = Defaults
+    return Blank()
+
+
+def _lemma_table(lang: str) -> dict[str, str]:
+    """spaCy's lookup lemmas for `lang` (spacy-lookups-data), as its "lookup" lemmatizer loads them.
+
+    A plain dict: the lemmatizer component would hash every key into a spaCy Table first
+    (0.15 s per language at every start) for lookups that give the same lemmas.
+    """
+    from spacy.util import load_language_data, registry
+
+    return cast("dict[str, str]", load_language_data(registry.lookups.get(lang)["lemma_lookup"]))
+
+
+class _Node:
+    """A word of a phrase trie: the words that may follow, and the rule names whose phrase ends here."""
+
+    __slots__ = ("children", "names")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.names: tuple[str, ...] = ()
+
+
+class _PhraseTrie:
+    """Phrases (word sequences) under rule names; names that share a phrase come in the order
+    spaCy's PhraseMatcher reports them in."""
+
+    def __init__(self, strings: Any) -> None:
+        self.root = _Node()
+        self._strings = strings
+        self._added: dict[_Node, list[str]] = {}  # a phrase's last word -> names, as added
+
+    def add(self, name: str, words: Sequence[str]) -> None:
+        if not words:
+            return  # the PhraseMatcher skips an empty phrase
+        node = self.root
+        for word in words:
+            node = node.children.get(word) or node.children.setdefault(word, _Node())
+        self._added.setdefault(node, []).append(name)
+
+    def finished(self) -> _Node:
+        for node, names in self._added.items():
+            node.names = tuple(_phrase_matcher_order(names, self._strings) if len(set(names)) > 1 else names[:1])
+        return self.root
+
+
+def _phrase_matcher_order(names: Sequence[str], strings: Any) -> list[str]:
+    """The order in which spaCy's PhraseMatcher reports rules that end on the same phrase.
+
+    It keeps them in a preshed hash map of the names' string ids (8 cells to start with),
+    filled in the order the rules were added; replaying those insertions into the same kind of
+    map gives its iteration order, so evidence comes in the order it always did.
+    """
+    from preshed.maps import PreshMap  # type: ignore[import-not-found,import-untyped,unused-ignore]
+
+    ids = PreshMap(8)
+    by_id = {}
+    for name in names:
+        key = strings[name]
+        ids[key] = 1
+        by_id[key] = name
+    return [by_id[key] for key in ids.keys()]  # noqa: SIM118 - iterating a PreshMap gives (key, value) pairs
+
+
+def _find_phrases(root: _Node, words: Sequence[str], found: list[tuple[str, int, int]]) -> None:
+    """Every phrase of the trie in `words`, as (name, start, end), in spaCy's PhraseMatcher's order:
+    by start, then shorter phrases first."""
+    first = root.children
+    if first.keys().isdisjoint(words):
+        return  # most texts start no exact phrase, and a set operation says so at C speed
+    count = len(words)
+    for start in [i for i, word in enumerate(words) if word in first]:
+        node: _Node | None = first[words[start]]
+        end = start + 1
+        while node is not None:
+            for name in node.names:
+                found.append((name, start, end))
+            if end == count:
+                break
+            node = node.children.get(words[end])
+            end += 1
 
 
 class TermMatcher:
     """The matchers of one pipeline; returns (rule name, matched text) pairs."""
 
-    def __init__(self, vocab: Any, matchers: tuple[Any, ...]) -> None:
+    def __init__(self, vocab: Any, lemma_phrases: _Node, word_phrases: _Node, token_matcher: Any | None) -> None:
         self._vocab = vocab
-        self._matchers = matchers
+        self._lemma_phrases = lemma_phrases
+        self._word_phrases = word_phrases
+        self._token_matcher = token_matcher
 
     def match(self, analysed: Analysed) -> list[tuple[str, str]]:
-        doc = analysed.doc
-        found = []
-        for matcher in self._matchers:
-            if not len(matcher):
-                continue
-            for match_id, start, end in matcher(doc):
-                found.append((self._vocab.strings[match_id], doc[start:end].text))
+        return [(name, matched_text(analysed, start, end)) for name, start, end in self.spans(analysed)]
+
+    def spans(self, analysed: Analysed) -> list[tuple[str, int, int]]:
+        """(rule name, start, end) of every match: phrases on lemmas, exact phrases, then token patterns."""
+        found: list[tuple[str, int, int]] = []
+        if self._lemma_phrases.children:
+            _find_phrases(self._lemma_phrases, analysed.lemmas, found)
+        if self._word_phrases.children:
+            _find_phrases(self._word_phrases, analysed.tokens, found)
+        if self._token_matcher is not None and analysed.tokens:
+            import numpy
+            from spacy.attrs import LEMMA
+
+            doc = analysed.doc
+            lemmas = [self._vocab.strings.add(lemma) for lemma in analysed.lemmas]
+            doc.from_array([LEMMA], numpy.array(lemmas, dtype="uint64").reshape(-1, 1))
+            strings = self._vocab.strings
+            found.extend((strings[match_id], start, end) for match_id, start, end in self._token_matcher(doc))
         return found
+
+
+def matched_text(analysed: Analysed, start: int, end: int) -> str:
+    """The text of tokens start..end, as spaCy's doc[start:end].text gives it."""
+    doc = analysed.doc
+    last = doc[end - 1]
+    return str(analysed.text[doc[start].idx : last.idx + len(last)])

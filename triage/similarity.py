@@ -64,6 +64,12 @@ class ExampleIndex:
             norm = math.sqrt(sum(w * w for w in centroid.values())) or 1.0
             for term, weight in centroid.items():
                 self.centroid_postings.setdefault(term, []).append((label, weight / norm))
+        # A term's idf and both its postings in one look-up; adjacent pairs keyed as tuples, which
+        # a query makes and hashes more cheaply than "a b" strings (words have no spaces).
+        self._index: dict[str | tuple[str, ...], _Entry] = {
+            (tuple(term.split(" ")) if " " in term else term): (idf, self.postings[term], self.centroid_postings[term])
+            for term, idf in self.idf.items()
+        }
 
     def _weights(self, counts: Counter[str]) -> dict[str, float]:
         vector = {t: (1 + math.log(c)) * self.idf.get(t, self.unknown_idf) for t, c in counts.items()}
@@ -72,24 +78,42 @@ class ExampleIndex:
 
     def nearest(self, lemmas: Sequence[str]) -> dict[str, Neighbour]:
         """Per label (sharing any term): its similarity and its nearest example."""
-        query = self._weights(terms(lemmas))
+        # terms(lemmas) with pairs as tuples: the same terms in the same order, so the same floats
+        words = [w for w in lemmas if len(w) > 1 and w not in STOPWORDS and w.isalpha()]
+        counted: list[tuple[str | tuple[str, ...], int]] = [
+            *Counter(words).items(),
+            *Counter(itertools.pairwise(words)).items(),
+        ]
+        index, unknown = self._index, self.unknown_idf
+        found = [index.get(term) for term, _ in counted]
+        # as _weights computes them, 1 + log(1) being 1.0
+        raw = [
+            (unknown if entry is None else entry[0]) * (1 if count == 1 else 1 + math.log(count))
+            for entry, (_, count) in zip(found, counted, strict=True)
+        ]
+        norm = math.sqrt(sum(w * w for w in raw)) or 1.0
         scores: dict[int, float] = {}
         centroid_scores: dict[str, float] = {}
-        for term, weight in query.items():
-            for index, example_weight in self.postings.get(term, ()):
-                scores[index] = scores.get(index, 0.0) + weight * example_weight
-            for label, centroid_weight in self.centroid_postings.get(term, ()):
+        for entry, unscaled in zip(found, raw, strict=True):
+            if entry is None:
+                continue
+            weight = unscaled / norm
+            for example, example_weight in entry[1]:
+                scores[example] = scores.get(example, 0.0) + weight * example_weight
+            for label, centroid_weight in entry[2]:
                 centroid_scores[label] = centroid_scores.get(label, 0.0) + weight * centroid_weight
-        best: dict[str, Neighbour] = {}
-        for index, score in scores.items():
-            label = self.labels[index]
-            if label not in best or score > best[label].similarity:
-                best[label] = Neighbour(label, index, score)
+        best: dict[str, tuple[float, int]] = {}
+        labels = self.labels
+        for example, score in scores.items():
+            label = labels[example]
+            current = best.get(label)
+            if current is None or score > current[0]:
+                best[label] = (score, example)
         return {
-            label: Neighbour(
-                label,
-                near.example,
-                near.similarity if near.similarity >= NEAR_DUPLICATE else centroid_scores[label],
-            )
-            for label, near in best.items()
+            label: Neighbour(label, example, score if score >= NEAR_DUPLICATE else centroid_scores[label])
+            for label, (score, example) in best.items()
         }
+
+
+# A term's idf, its (example, weight) postings and its (label, centroid weight) postings.
+_Entry = tuple[float, list[tuple[int, float]], list[tuple[str, float]]]
