@@ -25,6 +25,7 @@ ACCOUNT_IDENTIFIERS = frozenset({"customer", "nik", "business"})
 # An identifier cited from more addresses than this is shared (an outage ticket, a hotline), not personal.
 MAX_ADDRESSES_PER_IDENTIFIER = 3
 MIN_VALUE_LENGTH = 5
+MIN_DIGITS = 4
 # Values that are dates (10/2025, 2025-10-12) or amounts (1.089.000, 854,700), not identifiers.
 DATE_OR_AMOUNT = re.compile(r"\d{1,4}[./-]\d{1,4}(?:[./-]\d{1,4})?|\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{1,2})?")
 
@@ -54,6 +55,8 @@ Identify = Callable[[str], Identified]
 def find_identifiers(text: str, ruleset: Ruleset) -> set[tuple[str, str]]:
     """(identifier name, normalised value) for every identifier rule that matches the text."""
     found: set[tuple[str, str]] = set()
+    if _digits(text) < MIN_DIGITS:
+        return found  # every value needs MIN_DIGITS digits (_plausible), whatever the pattern
     folded: str | None = None
     plain = _plain(text)
     for identifier in ruleset.identifiers:
@@ -206,7 +209,12 @@ def _plain_char(char: str) -> bool:
 def _plausible(raw: str, value: str) -> bool:
     """Long enough, with enough digits, and not a date or an amount of money."""
     digits = sum(c.isdigit() for c in value)
-    return len(value) >= MIN_VALUE_LENGTH and digits >= 4 and not DATE_OR_AMOUNT.fullmatch(raw.strip())
+    return len(value) >= MIN_VALUE_LENGTH and digits >= MIN_DIGITS and not DATE_OR_AMOUNT.fullmatch(raw.strip())
+
+
+def _digits(text: str) -> int:
+    """How many characters of the text are digits (str.isdigit, as _plausible counts them)."""
+    return sum(map(text.count, "0123456789")) if text.isascii() else sum(map(str.isdigit, text))
 
 
 def _matched_value(match: Any) -> str:
@@ -281,7 +289,7 @@ def _addresses_by_identifier(
         sender = normalise_address(view.sender)
         if sender not in senders:
             continue
-        for _, value in identify(view.text + "\n" + view.subject):
+        for _, value in identify(f"{view.subject}\n{view.text}"):  # as repeats.read_cues reads it
             cited.setdefault(value, set()).add(sender)
     return cited
 
