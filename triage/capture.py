@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
 from itertools import islice
 from typing import TypeVar
 
@@ -13,14 +15,29 @@ from triage.config import Config
 from triage.model import Direction, FolderRole, Mail, RawMail, Unparsable
 from triage.parse import parse_mail
 from triage.sources.imap import ImapSession
-from triage.store import Captured, Checkpoint, Store
+from triage.store import Captured, Checkpoint, Store, TopicRows
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+U = TypeVar("U")
 
 # Called with the store and the row ids of newly stored messages, after their batch committed:
 # the seam where analysis runs after capture.
 AfterBatch = Callable[[Store, list[int]], None]
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A fetched batch made ready to store: parsed, and with its topics when they were derived too."""
+
+    items: list[Captured]
+    topics: list[TopicRows | None] | None = None  # per item
+
+
+# Starts preparing a fetched batch (perhaps in another process); capture stores the results in order.
+Prepare = Callable[[list[RawMail], FolderRole], "Future[PreparedBatch]"]
+# Batches being prepared while the next one is fetched: enough to keep the workers busy.
+BATCHES_AHEAD = 4
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,17 @@ def to_captured(raws: Sequence[RawMail], role: FolderRole, config: Config) -> li
     return captured
 
 
+def parse_only(config: Config) -> Prepare:
+    """Prepare batches inline, parsing only (topics are left to the after-batch hook)."""
+
+    def submit(raws: list[RawMail], role: FolderRole) -> Future[PreparedBatch]:
+        done: Future[PreparedBatch] = Future()
+        done.set_result(PreparedBatch(to_captured(raws, role, config)))
+        return done
+
+    return submit
+
+
 def capture_folder(
     session: ImapSession,
     store: Store,
@@ -68,11 +96,13 @@ def capture_folder(
     role: FolderRole,
     stop: threading.Event | None = None,
     after_batch: AfterBatch | None = None,
+    prepare: Prepare | None = None,
 ) -> CaptureResult:
     """Bring one folder up to date: every UID above the checkpoint, in batches.
 
     Each batch's messages and the new checkpoint are written in one transaction, so a crash
-    loses at most the batch in flight, which the next run fetches again.
+    loses at most the batch in flight, which the next run fetches again. Batches are stored in
+    UID order; while `prepare` works on some, the next ones are fetched.
     """
     account = session.account.name
     mailbox = session.mailbox_for(role)
@@ -96,25 +126,24 @@ def capture_folder(
     if not uids:
         store.save_batch(account, [], Checkpoint(account, role, mailbox, status.uidvalidity, last_uid))
         return result
-    for batch in chunks(uids, config.capture.batch_size):
-        if stop is not None and stop.is_set():
-            break
-        items = to_captured(session.fetch(batch, config.capture.max_message_bytes), role, config)
-        new_ids = store.save_batch(account, items, Checkpoint(account, role, mailbox, status.uidvalidity, batch[-1]))
-        result = CaptureResult(
-            folder=role,
-            mailbox=mailbox,
-            fetched=result.fetched + len(items),
-            new=result.new + len(new_ids),
-            quarantined=result.quarantined + sum(isinstance(i.parsed, Unparsable) for i in items),
-            new_ids=result.new_ids + tuple(new_ids),
-        )
+    submit, ahead = (prepare, BATCHES_AHEAD) if prepare else (parse_only(config), 0)
+
+    def fetched() -> Iterator[tuple[list[int], Future[PreparedBatch]]]:
+        for batch in chunks(uids, config.capture.batch_size):
+            if stop is not None and stop.is_set():
+                return
+            yield batch, submit(session.fetch(batch, config.capture.max_message_bytes), role)
+
+    for batch, prepared in in_order(fetched(), ahead):
+        checkpoint = Checkpoint(account, role, mailbox, status.uidvalidity, batch[-1])
+        new_ids = store.save_batch(account, prepared.items, checkpoint, prepared.topics)
+        result = _counted(result, prepared.items, new_ids)
         log.info(
             "batch stored",
             extra={
                 "account": account,
                 "folder": role.value,
-                "fetched": len(items),
+                "fetched": len(prepared.items),
                 "new": len(new_ids),
                 "last_uid": batch[-1],
             },
@@ -124,6 +153,43 @@ def capture_folder(
     return result
 
 
+def _counted(result: CaptureResult, items: Sequence[Captured], new_ids: Sequence[int]) -> CaptureResult:
+    return replace(
+        result,
+        fetched=result.fetched + len(items),
+        new=result.new + len(new_ids),
+        quarantined=result.quarantined + sum(isinstance(i.parsed, Unparsable) for i in items),
+        new_ids=result.new_ids + tuple(new_ids),
+    )
+
+
+def in_order(submitted: Iterable[tuple[T, Future[U]]], ahead: int) -> Iterator[tuple[T, U]]:
+    """Results in submission order, letting up to `ahead` more be submitted before waiting on one.
+
+    When submitting fails (a fetch drops its connection), what was already submitted is still
+    delivered before the error, so its batches are stored rather than fetched again.
+    """
+    waiting: deque[tuple[T, Future[U]]] = deque()
+    entries = iter(submitted)
+    while True:
+        try:
+            entry = next(entries, None)
+        except Exception:
+            while waiting:
+                key, future = waiting.popleft()
+                yield key, future.result()
+            raise
+        if entry is None:
+            break
+        waiting.append(entry)
+        if len(waiting) > ahead:
+            key, future = waiting.popleft()
+            yield key, future.result()
+    while waiting:
+        key, future = waiting.popleft()
+        yield key, future.result()
+
+
 def import_raw(
     raws: Iterable[RawMail],
     store: Store,
@@ -131,20 +197,15 @@ def import_raw(
     role: FolderRole,
     account: str = "import",
     after_batch: AfterBatch | None = None,
+    prepare: Prepare | None = None,
 ) -> CaptureResult:
     """Store mail from a local archive through the same parse and dedupe as IMAP capture."""
+    submit, ahead = (prepare, BATCHES_AHEAD) if prepare else (parse_only(config), 0)
+    submitted = ((None, submit(batch, role)) for batch in chunks(raws, config.capture.batch_size))
     result = CaptureResult(folder=role, mailbox="(local)")
-    for batch in chunks(raws, config.capture.batch_size):
-        items = to_captured(batch, role, config)
-        new_ids = store.save_batch(account, items, None)
-        result = CaptureResult(
-            folder=role,
-            mailbox="(local)",
-            fetched=result.fetched + len(items),
-            new=result.new + len(new_ids),
-            quarantined=result.quarantined + sum(isinstance(i.parsed, Unparsable) for i in items),
-            new_ids=result.new_ids + tuple(new_ids),
-        )
+    for _, prepared in in_order(submitted, ahead):
+        new_ids = store.save_batch(account, prepared.items, None, prepared.topics)
+        result = _counted(result, prepared.items, new_ids)
         if after_batch is not None and new_ids:
             after_batch(store, new_ids)
     return result

@@ -111,13 +111,15 @@ def run(once: bool, config_path: Path | None) -> None:
 def import_(folder: str, paths: tuple[Path, ...], config_path: Path | None) -> None:
     """Import mbox files, Maildir folders and .eml files into the store."""
     from triage.capture import import_raw
+    from triage.pipeline import preparer_for
     from triage.sources.local import read_paths
 
     config = get_config(config_path)
     store = get_store(config)
     analyzer = get_analyzer(config)
-    with user_errors():
-        result = import_raw(read_paths(list(paths)), store, config, FolderRole(folder), after_batch=analyzer.analyze)
+    with user_errors(), preparer_for(config, analyzer) as preparer:
+        result = import_raw(read_paths(list(paths)), store, config, FolderRole(folder), prepare=preparer.submit)
+        analyzer.analyze_missing(store)  # what a failed classification left without topics
         flags = analyzer.flag_after(store, list(result.new_ids)) if result.new_ids else 0
     click.echo(
         f"read {result.fetched} messages: {result.new} new, "

@@ -43,6 +43,8 @@ class CaptureConfig:
     timeout_seconds: float = 60.0
     backoff_initial_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
+    # Processes that parse and classify a backfill (`run --once`, `import`); 0: one per CPU.
+    workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,7 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         for index, table in enumerate(_list_of_tables(data.get("accounts", []), where))
     )
     _check_unique_names(accounts, where)
-    _check_positive(sections["capture"], where, "capture")
+    _check_positive(sections["capture"], where, "capture", may_be_zero=("workers",))
     store: StoreConfig = sections["store"]
     if path is not None and not store.path.is_absolute():
         # A relative store path means next to the config file, not wherever the daemon started.
@@ -248,10 +250,12 @@ def _check_listen(metrics: MetricsConfig, where: str) -> None:
         )
 
 
-def _check_positive(section: object, where: str, name: str) -> None:
+def _check_positive(section: object, where: str, name: str, may_be_zero: tuple[str, ...] = ()) -> None:
     for f in fields(section):  # type: ignore[arg-type]
         value = getattr(section, f.name)
-        if isinstance(value, int | float) and value <= 0:
+        if f.name in may_be_zero and isinstance(value, int) and value < 0:
+            raise ConfigError(f"{where}: [{name}] {f.name} must be 0 (automatic) or more, not {value}")
+        if f.name not in may_be_zero and isinstance(value, int | float) and value <= 0:
             raise ConfigError(f"{where}: [{name}] {f.name} must be greater than 0, not {value}")
 
 

@@ -66,10 +66,11 @@ class FlagEngine:
         )
         sla = self.config.flags.reply_sla_hours
         flags += find_unanswered(views, links, now, sla, ruleset=self.ruleset, contacts=contacts, reading=reading)
+        # What makes each question particular (find_canned looks up no other message).
         specifics = {
-            v.id: frozenset(f"{name}:{value}" for name, value in identify(v.text))
-            for v in views
-            if v.direction is Direction.IN
+            q.id: frozenset(f"{name}:{value}" for name, value in identify(q.text))
+            for questions in questions_of.values()
+            for q in questions
         }
         flags += find_canned([v for v in views if v.direction is Direction.OUT], questions_of, specifics)
         return flags
@@ -84,7 +85,9 @@ class FlagEngine:
         """
         context = timedelta(days=self.config.flags.repeat_window_days)
         starts = [datetime.fromisoformat(s) for s in store.window_starts(_utc(since), WINDOW_MESSAGES)]
-        if since is not None and starts:
+        if not starts:
+            return 0
+        if since is not None:
             starts[0] = min(starts[0], since)
         count = 0
         for start, end in zip(starts, [*starts[1:], None], strict=True):

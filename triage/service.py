@@ -18,6 +18,7 @@ from triage.capture import AfterBatch, capture_folder
 from triage.config import AccountConfig, Config, ConfigError, load_config
 from triage.credentials import OAuth2Token
 from triage.model import FolderRole
+from triage.pipeline import preparer_for
 from triage.rules import RulesError
 from triage.sources.imap import ImapAuthError, ImapError, ImapSession
 from triage.store import Store, StoreError, open_store
@@ -54,36 +55,40 @@ def oauth2_for(account: AccountConfig) -> OAuth2Token | None:
 
 
 def run_once(config: Config, analyzer: Analyzer | None = None) -> list[str]:
-    """One catch-up pass over every account and folder; returns the errors (empty when all synced)."""
+    """One catch-up pass over every account and folder; returns the errors (empty when all synced).
+
+    Worker processes parse and classify while this process fetches and stores ([capture] workers).
+    """
     errors: list[str] = []
     analyzer = analyzer or Analyzer.from_config(config)
-    topics_after_batch = analyze_after_batch(lambda: analyzer)
     new_ids: list[int] = []
 
     def after_batch(store: Store, ids: list[int]) -> None:
-        new_ids.extend(ids)
-        topics_after_batch(store, ids)
+        new_ids.extend(ids)  # their topics were stored with them
 
     store = open_store(config.store.path)
     try:
-        for account in config.accounts:
-            try:
-                with ImapSession(account, config.capture.timeout_seconds, oauth2=oauth2_for(account)) as session:
-                    for role in ROLES:
-                        result = capture_folder(session, store, config, role, after_batch=after_batch)
-                        log.info(
-                            "folder synced",
-                            extra={
-                                "account": account.name,
-                                "folder": role.value,
-                                "mailbox": result.mailbox,
-                                "new": result.new,
-                            },
-                        )
-            except ImapError as exc:
-                errors.append(str(exc))
-                store.record_error(account.name, ROLES, str(exc))
-                log.error("account failed", extra={"account": account.name, "error": str(exc)})
+        with preparer_for(config, analyzer) as preparer:
+            for account in config.accounts:
+                try:
+                    with ImapSession(account, config.capture.timeout_seconds, oauth2=oauth2_for(account)) as session:
+                        for role in ROLES:
+                            result = capture_folder(
+                                session, store, config, role, after_batch=after_batch, prepare=preparer.submit
+                            )
+                            log.info(
+                                "folder synced",
+                                extra={
+                                    "account": account.name,
+                                    "folder": role.value,
+                                    "mailbox": result.mailbox,
+                                    "new": result.new,
+                                },
+                            )
+                except ImapError as exc:
+                    errors.append(str(exc))
+                    store.record_error(account.name, ROLES, str(exc))
+                    log.error("account failed", extra={"account": account.name, "error": str(exc)})
         analyzer.analyze_missing(store)
         analyzer.flag_after(store, new_ids)
         store.set_state("rules_version", analyzer.version)
@@ -141,6 +146,10 @@ class FlagWorker(threading.Thread):
                 store = store or open_store(self.config.store.path)
                 flags = self.current().flag_after(store, ids)
                 log.info("flags derived", extra={"new_messages": len(ids), "flags": flags})
+            except StoreError as exc:  # a full or locked store: say so plainly, and try again
+                log.error("flag derivation failed; retrying", extra={"messages": len(ids), "error": str(exc)})
+                self.submit(ids)
+                self.stop.wait(self.RETRY_SECONDS)
             except Exception:
                 log.exception("flag derivation failed; retrying", extra={"messages": len(ids)})
                 self.submit(ids)

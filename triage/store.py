@@ -34,6 +34,10 @@ class Captured:
     size: int | None = None
 
 
+# A message's derived topics as rows: (its classifications row, its message_topics rows).
+TopicRows = tuple[dict[str, Any], list[dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """Where a folder's capture stands after a batch; stored in the batch's transaction."""
@@ -199,24 +203,40 @@ class Store:
 
     # -- capture -----------------------------------------------------------------------------
 
-    def save_batch(self, account: str, items: Sequence[Captured], checkpoint: Checkpoint | None) -> list[int]:
+    def save_batch(
+        self,
+        account: str,
+        items: Sequence[Captured],
+        checkpoint: Checkpoint | None,
+        topics: Sequence[TopicRows | None] | None = None,
+    ) -> list[int]:
         """Store messages and the folder checkpoint in one transaction; returns the new row ids.
 
+        `topics[i]`, when given, are item i's derived topic rows (their `message` is set here), stored
+        in the same transaction when the message is new.
         Raises StoreError when the disk is full, the file is locked or damaged: then neither the
         messages nor the checkpoint were written, and the next attempt fetches the batch again.
         """
         new: list[int] = []
+        classified: list[dict[str, Any]] = []
+        topic_rows: list[dict[str, Any]] = []
         with self._writing("; the batch was not stored (nor its checkpoint) and is fetched again when capture retries"):
-            for item in items:
+            for index, item in enumerate(items):
                 message, inserted = self._insert_message(account, item)
                 if inserted:
                     new.append(message)
+                    derived = topics[index] if topics is not None else None
+                    if derived is not None:
+                        classified.append(derived[0] | {"message": message})
+                        topic_rows += [row | {"message": message} for row in derived[1]]
                 if item.uid is not None and checkpoint is not None:
                     self.db.execute(
                         "INSERT OR IGNORE INTO locations (account, role, uidvalidity, uid, message) "
                         "VALUES (?, ?, ?, ?, ?)",
                         (account, item.role.value, checkpoint.uidvalidity, item.uid, message),
                     )
+            if classified:
+                self.replace_topics(classified, topic_rows)
             if checkpoint is not None:
                 self._write_checkpoint(checkpoint)
         return new
@@ -226,12 +246,38 @@ class Store:
         """One write transaction. Trouble with the file or the disk (full, locked, read-only, damaged)
         becomes a StoreError saying what to do; the transaction is rolled back whole."""
         try:
-            with self.db.atomic():
+            with self._immediate():
                 yield
         except sqlite3.DatabaseError as exc:
             if not is_store_trouble(exc):
                 raise  # a constraint or a bug: not the user's to fix
             raise StoreError(f"{self.path or 'the store'}: {store_trouble(exc)}{consequence}") from exc
+
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        """A transaction that takes the write lock at its start (nested ones are savepoints).
+
+        A deferred transaction that reads first and writes later fails at once with "database is
+        locked" when another connection wrote in between (its snapshot is stale, so SQLite cannot
+        wait); the flag worker and the watchers write side by side, so writers queue up front.
+        """
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        try:
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
 
     def _insert_message(self, account: str, item: Captured) -> tuple[int, bool]:
         row = message_row(account, item)

@@ -1,0 +1,109 @@
+"""Preparing batches in worker processes stores exactly what preparing them inline stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from triage.analyze import Analyzer
+from triage.capture import import_raw, in_order, parse_only
+from triage.classify import Classifier
+from triage.config import CaptureConfig, Config, StoreConfig, SupportConfig
+from triage.demo.sample_mailbox import sample_messages
+from triage.model import FolderRole, RawMail
+from triage.pipeline import InProcess, WorkerPool
+from triage.store import Store, open_store
+
+BROKEN = b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\x00\xff broken"
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer.from_config(Config())
+
+
+def config_for(path: Path, batch_size: int = 7) -> Config:
+    return Config(
+        store=StoreConfig(path=path),
+        support=SupportConfig(addresses=("support@example.com",), domains=("example.com",)),
+        capture=CaptureConfig(batch_size=batch_size),
+    )
+
+
+def inbox() -> list[RawMail]:
+    return [RawMail(m.raw) for m in sample_messages() if m.folder == "inbox"] + [RawMail(BROKEN)]
+
+
+def stored(store: Store) -> list[tuple[Any, ...]]:
+    """Every message with its topics and scores, in the order it was stored."""
+    rows = store.db.execute(
+        "SELECT m.id, m.message_id, m.status, c.lang, group_concat(t.topic || '=' || round(t.score, 9)) "
+        "FROM messages m LEFT JOIN classifications c ON c.message = m.id "
+        "LEFT JOIN message_topics t ON t.message = m.id GROUP BY m.id ORDER BY m.id"
+    )
+    return [tuple(row) for row in rows]
+
+
+def test_worker_processes_store_what_inline_preparation_stores(tmp_path: Path, analyzer: Analyzer) -> None:
+    results = []
+    for name, make in (("inline", InProcess), ("workers", lambda c, a: WorkerPool(c, a, 2))):
+        config = config_for(tmp_path / name / "store.sqlite")
+        store = open_store(config.store.path)
+        with make(config, analyzer) as preparer:
+            result = import_raw(inbox(), store, config, FolderRole.INBOX, prepare=preparer.submit)
+        results.append((result.new, result.quarantined, stored(store)))
+        store.close()
+    assert results[0] == results[1]
+    new, quarantined, rows = results[0]
+    assert new == len(inbox()) and quarantined == 1
+    assert sum(1 for row in rows if row[3] is not None) == new - 1  # every parsed message has its topics
+
+
+def test_preparing_only_the_parse_leaves_topics_to_the_analysis(tmp_path: Path, analyzer: Analyzer) -> None:
+    config = config_for(tmp_path / "store.sqlite")
+    store = open_store(config.store.path)
+    import_raw(inbox(), store, config, FolderRole.INBOX, prepare=parse_only(config))
+    assert store.unanalyzed_ids() and analyzer.analyze_missing(store) == len(inbox()) - 1
+    store.close()
+
+
+def test_a_classification_that_fails_in_a_worker_loses_no_mail(
+    tmp_path: Path, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = Classifier.classify
+
+    def flaky(self: Classifier, **fields: Any) -> Any:
+        if "refund" in fields["subject"].lower():
+            raise RuntimeError("a bug in a rule")
+        return original(self, **fields)
+
+    monkeypatch.setattr(Classifier, "classify", flaky)  # before the fork: the workers inherit it
+    config = config_for(tmp_path / "store.sqlite")
+    store = open_store(config.store.path)
+    with WorkerPool(config, analyzer, 2) as preparer:
+        result = import_raw(inbox(), store, config, FolderRole.INBOX, prepare=preparer.submit)
+    assert result.new == len(inbox())
+    missing = store.unanalyzed_ids()
+    assert missing
+    monkeypatch.setattr(Classifier, "classify", original)
+    assert analyzer.analyze_missing(store) == len(missing)
+    store.close()
+
+
+def test_batches_already_prepared_are_delivered_before_a_failed_fetch() -> None:
+    def submitted() -> Iterator[tuple[int, Future[int]]]:
+        for number in range(3):
+            done: Future[int] = Future()
+            done.set_result(number * 10)
+            yield number, done
+        raise ConnectionResetError("dropped mid-FETCH")
+
+    delivered = []
+    with pytest.raises(ConnectionResetError):
+        for key, value in in_order(submitted(), ahead=4):
+            delivered.append((key, value))
+    assert delivered == [(0, 0), (1, 10), (2, 20)]

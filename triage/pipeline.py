@@ -1,0 +1,122 @@
+"""Preparing fetched batches for the store (parse, then topics) in worker processes, in order.
+
+A backfill is CPU-bound in parsing and classification, which Python runs on one core at a time.
+`WorkerPool` forks processes that inherit the loaded rules and language pipelines and prepare
+batches while the main process fetches the next ones and stores the finished ones; `InProcess`
+does the same work inline, for the daemon (whose threads make forking unsafe) and small runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Protocol
+
+from triage.analyze import Analyzer, classify_row, derived_rows
+from triage.capture import PreparedBatch, to_captured
+from triage.config import Config
+from triage.model import FolderRole, RawMail
+from triage.store import Captured, TopicRows, message_row
+
+log = logging.getLogger(__name__)
+
+
+def prepare(raws: list[RawMail], role: FolderRole, config: Config, analyzer: Analyzer) -> PreparedBatch:
+    """Parse a batch and derive its topics from the very row the store will hold."""
+    items = to_captured(raws, role, config)
+    return PreparedBatch(items, [_topic_rows(item, analyzer) for item in items])
+
+
+def _topic_rows(item: Captured, analyzer: Analyzer) -> TopicRows | None:
+    try:
+        result = classify_row(analyzer.classifier, message_row("", item))
+    except Exception:
+        # Stored without topics all the same: analyze_missing() retries it, as after any failed analysis.
+        log.exception(
+            "classification failed; the message is stored and classified again later", extra={"uid": item.uid}
+        )
+        return None
+    return None if result is None else derived_rows(0, result, analyzer.version)
+
+
+class Preparer(Protocol):
+    analyzer: Analyzer
+
+    def submit(self, raws: list[RawMail], role: FolderRole) -> Future[PreparedBatch]: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Preparer: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class InProcess:
+    """Prepares each batch inline, when it is submitted."""
+
+    def __init__(self, config: Config, analyzer: Analyzer) -> None:
+        self.config, self.analyzer = config, analyzer
+
+    def submit(self, raws: list[RawMail], role: FolderRole) -> Future[PreparedBatch]:
+        done: Future[PreparedBatch] = Future()
+        try:
+            done.set_result(prepare(raws, role, self.config, self.analyzer))
+        except Exception as exc:  # noqa: BLE001 - delivered through the future, as from a worker
+            done.set_exception(exc)
+        return done
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> InProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# What a forked worker prepares with: set in the parent just before the fork, inherited, never sent.
+_inherited: tuple[Config, Analyzer] | None = None
+
+
+def _prepare_in_worker(raws: list[RawMail], role: FolderRole) -> PreparedBatch:
+    assert _inherited is not None, "worker started without the parent's analyzer"
+    config, analyzer = _inherited
+    return prepare(raws, role, config, analyzer)
+
+
+class WorkerPool:
+    """Prepares batches in forked processes. Create it before any thread starts (fork copies one thread)."""
+
+    def __init__(self, config: Config, analyzer: Analyzer, workers: int) -> None:
+        global _inherited
+        self.config, self.analyzer = config, analyzer
+        _inherited = (config, analyzer)
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+
+    def submit(self, raws: list[RawMail], role: FolderRole) -> Future[PreparedBatch]:
+        return self._pool.submit(_prepare_in_worker, raws, role)
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def worker_count(config: Config) -> int:
+    """[capture] workers, or one per CPU this process may use when 0."""
+    if config.capture.workers > 0:
+        return config.capture.workers
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def preparer_for(config: Config, analyzer: Analyzer) -> Preparer:
+    """Worker processes when more than one CPU is there to use, else inline."""
+    workers = worker_count(config)
+    return WorkerPool(config, analyzer, workers) if workers > 1 else InProcess(config, analyzer)
