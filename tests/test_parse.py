@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import email
 import random
 from datetime import UTC, datetime, timedelta
+from email.message import Message
 
 import pytest
 
 from triage.model import Address, Mail, RawMail, Unparsable
-from triage.parse import EPOCH, content_hash, normalise_subject, parse_mail
+from triage.parse import EPOCH, content_hash, normalise_subject, parse_mail, read_message
 
 CUSTOMER_BODY = "Hello, my package has not arrived yet. Can you please check it for me?\n"
 
@@ -628,3 +630,114 @@ def test_parse_never_raises_on_random_and_mutated_bytes() -> None:
         else:
             assert result.raw == raw
     assert kinds[Mail] > 50 and kinds[Unparsable] > 10  # the inputs exercise both outcomes
+
+
+# --- read_message: the email package's tree, built faster for regular mail ---------------------
+
+
+def tree(message: Message) -> list[tuple[object, ...]]:
+    """Everything of a message tree that feedparser decides: headers, payloads, preamble, epilogue."""
+    return [
+        (
+            list(part.raw_items()),
+            part.get_unixfrom(),
+            part.get_default_type(),
+            part.preamble,
+            part.epilogue,
+            [type(defect).__name__ for defect in part.defects],
+            part.get_payload(decode=True) if not part.is_multipart() else len(part.get_payload()),
+        )
+        for part in message.walk()
+    ]
+
+
+def nested(*, eol: str = "\r\n") -> bytes:
+    """A mixed message with a preamble, an alternative part, an attachment and an epilogue."""
+    lines = [
+        "From: Ann <ann@example.com>",
+        "Subject: nested",
+        " and folded",
+        'Content-Type: multipart/mixed; boundary="outer"',
+        "",
+        "This is a multi-part message in MIME format.",
+        "--outer",
+        'Content-Type: multipart/alternative; boundary="outer-inner"',
+        "",
+        "--outer-inner",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: quoted-printable",
+        "",
+        "Where is my parcel? =E2=9C=89",
+        "--outer--not-a-boundary",
+        "",
+        "--outer-inner",
+        "Content-Type: text/html",
+        "",
+        "<p>Where is my parcel?</p>",
+        "--outer-inner--",
+        "inner epilogue",
+        "",
+        "--outer \t",
+        'Content-Type: application/pdf; name="invoice.pdf"',
+        "Content-Transfer-Encoding: base64",
+        "",
+        "JVBERi0xLjQK",
+        "--outer--",
+        "outer epilogue",
+    ]
+    return eol.join(lines).encode()
+
+
+TREE_CASES = {
+    "plain": customer(),
+    "nested, CRLF": nested(),
+    "nested, LF": nested(eol="\n"),
+    "8-bit bytes": nested().replace(b"Where", "Wo ist das Paket? \u00fc".encode("latin-1")),
+    "part without headers": message(
+        "From: a@example.com", 'Content-Type: multipart/mixed; boundary="B"', body="--B\n\nbare text\n--B--\n"
+    ),
+    "no close boundary": message(
+        "From: a@example.com", 'Content-Type: multipart/mixed; boundary="B"', body="--B\n\ntext\n"
+    ),
+    "no start boundary": message("From: a@example.com", 'Content-Type: multipart/mixed; boundary="B"', body="text\n"),
+    "two boundaries in a row": message(
+        "From: a@example.com", 'Content-Type: multipart/mixed; boundary="B"', body="--B\n--B\n\ntext\n--B--\n"
+    ),
+    "forwarded message": message(
+        "From: a@example.com",
+        'Content-Type: multipart/mixed; boundary="B"',
+        body="--B\nContent-Type: message/rfc822\n\nFrom: b@example.com\n\nold text\n--B--\n",
+    ),
+    "digest": message(
+        "From: a@example.com", 'Content-Type: multipart/digest; boundary="B"', body="--B\n\nFrom: b@x\n\nhi\n--B--\n"
+    ),
+    "lone CR": message("From: a@example.com", "Subject: x\ry", body="text\r"),
+    "form feed line break": message("From: a@example.com", "Subject: x\fy", body="text\n"),
+    "unix from line": b"From ann@example.com Mon Nov  3 10:00:00 2025\nFrom: ann@example.com\n\ntext\n",
+    "continuation first": b" folded\nFrom: ann@example.com\n\ntext\n",
+    "no blank line": b"From: ann@example.com\nSubject: only headers",
+    "body without header separator": b"From: ann@example.com\nthis is no header\n\ntext\n",
+}
+
+
+@pytest.mark.parametrize("raw", TREE_CASES.values(), ids=TREE_CASES.keys())
+def test_read_message_builds_the_tree_feedparser_builds(raw: bytes) -> None:
+    assert tree(read_message(raw)) == tree(email.message_from_bytes(raw))
+
+
+def test_read_message_builds_the_tree_feedparser_builds_for_damaged_multiparts() -> None:
+    rng = random.Random(6)
+    seeds = [nested(), nested(eol="\n"), *SEEDS]
+    for _ in range(400):
+        raw = mutate(rng, rng.choice(seeds))
+        assert tree(read_message(raw)) == tree(email.message_from_bytes(raw)), raw
+
+
+def test_regular_mail_is_not_left_to_feedparser(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fast path is the point of read_message: were it lost, every test above would still pass.
+    def feedparser(text: str) -> Message:
+        raise AssertionError("left to feedparser")
+
+    monkeypatch.setattr(email, "message_from_string", feedparser)
+    for raw in (customer(), nested(), nested(eol="\n")):
+        assert parsed(raw).new_text

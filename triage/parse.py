@@ -53,7 +53,7 @@ AUTO_SUBJECT = re.compile(
 HEADER_END = re.compile(rb"\n\r?\n")
 # Headers that identify a message's content; delivery headers (Received, X-...) are left out
 # so the same message captured from IMAP and from an mbox archive hashes the same.
-HASHED_HEADERS = ("message-id", "from", "to", "date", "subject")
+HASHED_HEADERS = frozenset((b"message-id", b"from", b"to", b"date", b"subject"))
 FIELD_BREAK = re.compile(rb"\n(?![ \t])")
 
 
@@ -113,12 +113,14 @@ def content_hash(raw: bytes) -> str:
     head, body = split_head(raw)
     wanted: list[bytes] = []
     for line in FIELD_BREAK.split(head):  # a "\r" left at a line's end is blank space, dropped below
-        name = line.split(b":", 1)[0].strip().lower()
-        if name.decode("ascii", "replace") in HASHED_HEADERS:
+        if line.partition(b":")[0].strip().lower() in HASHED_HEADERS:
             wanted.append(b" ".join(line.split()))
     if not wanted:  # not a recognisable header block: only the exact bytes identify it
         return hashlib.sha256(raw).hexdigest()
-    normal_body = b"\n".join(line.rstrip() for line in body.splitlines()).strip()
+    normal_body = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if any(blank + b"\n" in normal_body for blank in (b" ", b"\t", b"\v", b"\f")):  # trailing blanks
+        normal_body = b"\n".join([line.rstrip() for line in body.splitlines()])
+    normal_body = normal_body.strip()
     hasher = hashlib.sha256()
     for part in sorted(wanted):
         hasher.update(part + b"\n")
@@ -215,15 +217,13 @@ def _blank_line(text: str) -> tuple[int, int] | None:
 
 def _header_fields(text: str, end: int) -> Message | None:
     """A message with the header fields in text[:end], as feedparser reads them; None if a line is no field."""
+    fields = HEADER_FIELD.findall(text, 0, end)
+    if sum(len(name) + len(value) + 1 for name, value in fields) != end:  # not all text is fields
+        return None
     message = Message()
-    position = 0
-    while position < end:
-        field = HEADER_FIELD.match(text, position, end)
-        if field is None:
-            return None
+    for name, value in fields:
         # compat32's header_source_parse: the value without the blanks after the colon and the last line break
-        message.set_raw(field[1], field[2].lstrip(" \t").rstrip("\r\n"))
-        position = field.end()
+        message.set_raw(name, value.lstrip(" \t").rstrip("\r\n"))
     return message
 
 
@@ -296,6 +296,8 @@ class Headers:
 
     def text(self, name: str) -> str:
         """The decoded value; repeated headers joined with ', '."""
+        if name not in self.fields:
+            return ""
         return ", ".join(_header_text(_decoded(value)) for value in self.values(name))
 
     def addresses(self, name: str) -> tuple[Address, ...]:
@@ -346,8 +348,8 @@ def _multipart_without_parts(message: Message) -> bool:
     return message.get_content_maintype() == "multipart" and not message.is_multipart()
 
 
-def _body_parts(message: Message) -> list[tuple[Message, Message]]:
-    """The parts that are body text, not attachments, each with its Content-* headers as UTF-8."""
+def _body_parts(message: Message) -> list[tuple[str, Message, Message]]:
+    """The parts that are body text, not attachments: kind ("plain", "html", "other"), part, Content-* headers."""
     parts: list[tuple[Message, bool]] = []
     in_attachment: set[int] = set()
     start_boundary_missing = False
@@ -365,26 +367,30 @@ def _body_parts(message: Message) -> list[tuple[Message, Message]]:
         if epilogue is not None:
             with contextlib.suppress(Exception):  # as mail-parser: an unreadable epilogue is no part
                 parts.append((email.message_from_string(epilogue), True))
-    body: list[tuple[Message, Message]] = []
+    body: list[tuple[str, Message, Message]] = []
     for part, inside in parts:
         if not part.is_multipart():
             metadata = _content_headers(part)
             if not _is_attachment(part, metadata, inside):
-                body.append((part, metadata))
+                subtype = part.get_content_subtype()
+                body.append((subtype if subtype in ("plain", "html") else "other", part, metadata))
     return body
 
 
 def _content_headers(part: Message) -> Message:
-    """The part's Content-* headers with undecodable bytes read as UTF-8 (the part itself when all ASCII)."""
+    """The part's Content-* headers with undecodable bytes as UTF-8, as mail-parser reads them (the part if ASCII)."""
     if all(str(value).isascii() for name, value in part.raw_items() if name.lower() in CONTENT_HEADERS):
         return part
     return mime_header_view(part)[0]  # type: ignore[no-any-return]
 
 
 def _filename(part: Message) -> str | None:
-    # get_filename() parses every parameter of two headers; most parts have no "name" anywhere.
-    headers = (part.get("content-disposition"), part.get("content-type"))
-    if not any("name" in str(value).lower() for value in headers if value is not None):
+    # get_filename() parses every parameter of two headers: not needed where neither says "name".
+    if not any(
+        "name" in str(value).lower()
+        for name, value in part.raw_items()
+        if name.lower() in ("content-disposition", "content-type")
+    ):
         return None
     return part.get_filename()
 
@@ -403,16 +409,25 @@ def _is_attachment(part: Message, metadata: Message, inside_attachment: bool) ->
     )
 
 
-def _texts(parts: list[tuple[Message, Message]], kind: str) -> list[str]:
-    """The non-empty texts of the parts of one kind: "plain", "html" or "other"."""
-    texts: list[str] = []
-    for part, metadata in parts:
-        subtype = part.get_content_subtype()
-        if (subtype if subtype in ("plain", "html") else "other") == kind:
-            text = _decoded_text(part, metadata)
-            if text:
-                texts.append(text)
-    return texts
+def _charset(metadata: Message) -> str:
+    """metadata.get_content_charset("utf-8"), parsed once per Content-Type value: a few values recur."""
+    content_type = metadata.get("content-type")
+    if isinstance(content_type, str):
+        return _content_type_charset(content_type)
+    return str(metadata.get_content_charset("utf-8"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _content_type_charset(content_type: str) -> str:
+    headers = Message()
+    headers.set_raw("Content-Type", content_type)
+    return str(headers.get_content_charset("utf-8"))
+
+
+def _texts(parts: list[tuple[str, Message, Message]], kind: str) -> list[str]:
+    """The non-empty texts of the parts of one kind."""
+    texts = (_decoded_text(part, metadata) for part_kind, part, metadata in parts if part_kind == kind)
+    return [text for text in texts if text]
 
 
 def _decoded_text(part: Message, metadata: Message) -> str:
@@ -432,7 +447,7 @@ def _decoded_text(part: Message, metadata: Message) -> str:
     if not isinstance(payload, bytes) or not payload:  # bytes, for a part that is not multipart
         return ""
     try:
-        text = payload.decode(metadata.get_content_charset("utf-8"))
+        text = payload.decode(_charset(metadata))
         text.encode("utf-8")  # some codecs produce lone surrogates
     except (LookupError, UnicodeError):
         text = payload.decode("utf-8", "replace")

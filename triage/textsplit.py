@@ -25,6 +25,9 @@ QUOTE_HEADER_END = re.compile(r"^.{0,200}\b(wrote|menulis)\s*:\s*$", re.IGNORECA
 # Outlook without a rule: a block of From:/Sent: (or Dari:/Terkirim:) header lines.
 OUTLOOK_FROM = re.compile(r"^\s*\*?(from|dari)\s*:\*?\s", re.IGNORECASE)
 OUTLOOK_SENT = re.compile(r"^\s*\*?(sent|date|terkirim|tanggal|dikirim)\s*:\*?\s", re.IGNORECASE)
+# How every line the three patterns above match starts: one test rules most lines out.
+QUOTE_LINE_START = re.compile(r"\s*\*?(on|pada|le|am|-|_|begin|from|dari)", re.IGNORECASE)
+BLANK_LINES = re.compile(r"\n{3,}")
 SIGNATURE_DELIMITER = re.compile(r"^--\s?$")
 MOBILE_FOOTER = re.compile(r"^\s*(sent from my|get outlook for|dikirim dari|sent via|dikirim melalui)\b", re.IGNORECASE)
 
@@ -40,13 +43,14 @@ def split_text(text: str) -> SplitText:
     """Split plain text into new text, quoted history and signature."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     cut = find_quote_start(lines)
-    head, history = lines[:cut], lines[cut:]
-    new_lines = [line for line in head if not line.lstrip().startswith(">")]
-    inline_quotes = [line for line in head if line.lstrip().startswith(">")]
+    new_lines: list[str] = []
+    inline_quotes: list[str] = []
+    for line in lines[:cut]:
+        (inline_quotes if line.lstrip().startswith(">") else new_lines).append(line)
     body, signature = split_signature(new_lines)
     return SplitText(
         new=_tidy(body),
-        quoted=_tidy(inline_quotes + history),
+        quoted=_tidy(inline_quotes + lines[cut:]),
         signature=_tidy(signature),
     )
 
@@ -54,6 +58,8 @@ def split_text(text: str) -> SplitText:
 def find_quote_start(lines: list[str]) -> int:
     """Index of the first line of quoted history, or len(lines) when there is none."""
     for index, line in enumerate(lines):
+        if not QUOTE_LINE_START.match(line):
+            continue
         if QUOTE_HEADER.match(line):
             return index
         following = lines[index + 1] if index + 1 < len(lines) else ""
@@ -76,14 +82,15 @@ def split_signature(lines: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _tidy(lines: list[str]) -> str:
-    text = "\n".join(line.rstrip() for line in lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    text = "\n".join([line.rstrip() for line in lines])
+    return BLANK_LINES.sub("\n\n", text).strip()
 
 
 BLOCK_TAGS = frozenset("p div br tr li h1 h2 h3 h4 h5 h6 table ul ol pre hr section article header footer".split())
 SKIPPED_TAGS = frozenset(["script", "style", "head", "title"])
 
 
+WHITESPACE = re.compile(r"\s+")
 # Nested blockquotes deeper than this are marked with this many '> ' (a quote is a quote).
 MAX_QUOTE_MARKS = 8
 
@@ -119,7 +126,7 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.skipping:
             return
-        text = re.sub(r"\s+", " ", data)
+        text = WHITESPACE.sub(" ", data)
         if not self.line:  # a line starts with its first visible character
             text = text.lstrip()
             if text and self.quote_depth:
