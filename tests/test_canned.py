@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import random
+import time
 from datetime import UTC, datetime, timedelta
 
-from triage.canned import find_canned, template_words
+import pytest
+
+from triage.canned import (
+    BANDS,
+    PERMUTATIONS,
+    ROWS,
+    SAME_TEXT,
+    ReplyText,
+    find_canned,
+    minhash,
+    shingles,
+    similar_groups,
+    template_words,
+)
 from triage.model import Direction, MessageView
 
 TEMPLATE_EN = (
@@ -120,3 +135,114 @@ def test_short_replies_and_auto_acknowledgements_are_left_to_other_checks() -> N
     assert find_canned(replies, questions_of, {}) == []
     acks = [view(300 + i, Direction.OUT, TEMPLATE_EN.format(name="x"), automated="Auto-Submitted") for i in range(2)]
     assert find_canned(acks, {a.id: [view(1, Direction.IN, "q", ("billing",))] for a in acks}, {}) == []
+
+
+# --- the MinHash LSH written out with numpy is datasketch's ------------------------------------
+
+
+def random_texts(seed: int, count: int) -> list[frozenset[str]]:
+    """Shingle sets: variants of a few templates (some words changed) and unrelated texts."""
+    rng = random.Random(seed)
+    vocabulary = [f"w{i}" for i in range(60)]
+    templates = [[rng.choice(vocabulary) for _ in range(30)] for _ in range(4)]
+    texts = []
+    for _ in range(count):
+        words = list(rng.choice(templates)) if rng.random() < 0.8 else [rng.choice(vocabulary) for _ in range(30)]
+        for _ in range(rng.randrange(6)):
+            words[rng.randrange(len(words))] = rng.choice(vocabulary)
+        texts.append(frozenset(shingles(words)))
+    return texts
+
+
+def test_minhash_signatures_are_datasketchs() -> None:
+    from datasketch import MinHash
+
+    for items in random_texts(1, 40):
+        expected = MinHash(num_perm=PERMUTATIONS, seed=7)
+        expected.update_batch([item.encode("utf-8") for item in items])
+        assert minhash(items).tolist() == expected.hashvalues.tolist()
+
+
+def test_lsh_bands_are_those_datasketch_picks() -> None:
+    from datasketch.lsh import _optimal_param
+
+    assert _optimal_param(SAME_TEXT, PERMUTATIONS, 0.5, 0.5) == (BANDS, ROWS)
+
+
+def datasketch_groups(replies: list[ReplyText]) -> list[list[int]]:
+    """similar_groups as it was written with datasketch's MinHashLSH (the reference)."""
+    from datasketch import MinHash, MinHashLSH
+
+    index = MinHashLSH(threshold=SAME_TEXT, num_perm=PERMUTATIONS)
+    signatures = {}
+    for item in replies:
+        signatures[item.reply.id] = MinHash(num_perm=PERMUTATIONS, seed=7)
+        signatures[item.reply.id].update_batch([s.encode("utf-8") for s in item.shingles])
+        index.insert(item.reply.id, signatures[item.reply.id])
+    by_id = {item.reply.id: item for item in replies}
+    parent = {item.reply.id: item.reply.id for item in replies}
+
+    def root(node: int) -> int:
+        while parent[node] != node:
+            node = parent[node]
+        return node
+
+    for item in replies:
+        for other in index.query(signatures[item.reply.id]):
+            a, b = item.shingles, by_id[other].shingles
+            if other != item.reply.id and len(a & b) / len(a | b) >= SAME_TEXT:
+                parent[root(other)] = root(item.reply.id)
+    groups: dict[int, list[int]] = {}
+    for item in replies:
+        groups.setdefault(root(item.reply.id), []).append(item.reply.id)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+@pytest.mark.parametrize("seed", [2, 3, 4])
+def test_similar_groups_are_those_of_datasketchs_lsh(seed: int) -> None:
+    replies = [
+        ReplyText(view(row, Direction.OUT, "text"), (), text) for row, text in enumerate(random_texts(seed, 120))
+    ]
+    groups = [[item.reply.id for item in group] for group in similar_groups(replies)]
+    assert groups == datasketch_groups(replies)
+    assert groups  # the random texts do make groups
+
+
+def test_flags_of_a_group_are_those_of_comparing_every_pair() -> None:
+    rng = random.Random(5)
+    topics = [("refund",), ("delivery",), ("refund", "delivery")]
+    texts = [
+        rng.choice(["Order ORD-48213 arrived late.", "Where is my parcel?", "Refund my order 55120-88."])
+        for _ in range(30)
+    ]
+    questions = [(rng.choice(topics), text) for text in texts]
+    replies, questions_of = pairs(questions, [TEMPLATE_EN.format(name="Kim")] * len(questions))
+    del questions_of[replies[3].id]  # a reply that answers nothing is compared with no other
+    specifics = {
+        q.id: frozenset({q.text[:12]}) if "ORD" in q.text else frozenset() for qs in questions_of.values() for q in qs
+    }
+    flags = {f.message: f for f in find_canned(replies, questions_of, specifics)}
+
+    def asked(reply: MessageView) -> tuple[frozenset[str], frozenset[str]] | None:
+        found = questions_of.get(reply.id)
+        if not found:
+            return None
+        return frozenset(found[0].topics), specifics.get(found[0].id, frozenset())
+
+    for reply in replies:
+        mine = asked(reply)
+        differing = [o for o in replies if mine is not None and asked(o) not in (None, mine)]
+        assert (reply.id in flags) == bool(differing)
+        if differing:
+            shown = flags[reply.id].evidence["similar_replies"]
+            assert [s["message_id"] for s in shown] == [o.message_id for o in differing[:10]]  # type: ignore[index]
+
+
+def test_a_template_sent_thousands_of_times_takes_linear_time() -> None:
+    count = 3000
+    questions = [((f"topic{i % 7}",), f"Question {i}") for i in range(count)]
+    replies, questions_of = pairs(questions, [TEMPLATE_EN.format(name="Kim")] * count)
+    started = time.process_time()
+    flags = find_canned(replies, questions_of, {})
+    assert len(flags) == count
+    assert time.process_time() - started < 10  # comparing every pair took minutes

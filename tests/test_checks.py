@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from triage.checks import (
+    ExchangeReader,
     check_reply,
     details_in,
     find_auto_ack,
@@ -527,3 +528,33 @@ def test_details_are_found_however_they_are_written(ruleset: Ruleset) -> None:
 def test_kinds_of_answer(kind: str, text: str, expected: bool, ruleset: Ruleset, models: LanguageModels) -> None:
     exchange = read_exchange(reply(text), [question("?")], ruleset, models)
     assert gives(exchange.lexicon, kind, text) is expected
+
+
+# ---------------------------------------------------------------------------------------------
+# One reader for many replies
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_shared_reader_gives_the_flags_of_fresh_reads(ruleset: Ruleset, models: LanguageModels) -> None:
+    template = reply(
+        "Dear customer,\n\nThank you for contacting us. Please visit our nearest branch office for further "
+        "help.\n\nKind regards,\nShop Support"
+    )
+    exchanges = [*GOOD.values(), *[(asked, template) for asked, _ in GOOD.values()]]
+    reader = ExchangeReader(ruleset, models)
+    shared = [check_reply(answer, [asked], ruleset, models, reader) for asked, answer in exchanges]
+    fresh = [check_reply(answer, [asked], ruleset, models) for asked, answer in exchanges]
+    assert shared == fresh
+    assert any(shared)  # the template sent to every question is flagged somewhere
+
+
+def test_details_of_each_kind_and_places_without_digits(ruleset: Ruleset) -> None:
+    text = "Rp 1.200.000 on 5 Oktober for SHOP-88123 at Jl. Merdeka, call 0812 3456 7890"
+    assert [(d.kind, d.key) for d in details_in(text, ruleset)] == [
+        ("reference", "SHOP88123"),
+        ("amount", "amount:1200000"),
+        ("date", "date:10-05"),
+        ("number", "081234567890"),
+        ("place", "merdeka"),
+    ]
+    assert [d.kind for d in details_in("Tolong kirim ke Jl. Merdeka dekat kantor", ruleset)] == ["place"]

@@ -7,7 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from triage.contacts import find_identifiers, normalise_address, resolve_contacts
+from triage.contacts import (
+    IdentifierReader,
+    _matched_value,
+    _matcher,
+    _plain,
+    _plausible,
+    find_identifiers,
+    normalise_address,
+    normalise_value,
+    required_keywords,
+    resolve_contacts,
+)
 from triage.model import Direction, MessageView
 from triage.rules import RegexRule, Ruleset, default_rules_dir, load_rules, unsafe_regex_reason
 
@@ -206,3 +217,75 @@ def test_identifier_rules_are_safe_regexes(ruleset: Ruleset) -> None:
     for identifier in ruleset.identifiers:
         rule = RegexRule(identifier.name, identifier.pattern, 1.0, identifier.compiled)
         assert unsafe_regex_reason(rule) is None, identifier.name
+
+
+# --- the shortcuts of find_identifiers give what the regex module alone gives -----------------
+
+
+def regex_only(text: str, ruleset: Ruleset) -> set[tuple[str, str]]:
+    """find_identifiers as it was: every pattern through the regex module."""
+    found = set()
+    for identifier in ruleset.identifiers:
+        for match in identifier.compiled.finditer(text, timeout=1.0):
+            raw = _matched_value(match)
+            if _plausible(raw, normalise_value(raw)):
+                found.add((identifier.name, normalise_value(raw)))
+    return found
+
+
+PIECES = [
+    "order", "ORD", "pesanan", "invoice", "INV/2026/03/", "ticket #", "HD-260301-", "customer ID ",
+    "NIK ", "resi JX ", "NPWP 09.876.", "no. ", "ſ", "K", "ı", "İ", "é", "’", "–", "•", "\u00a0", "\u2028",
+    "\x1c", "٣", "²", "_", "ⓐ", "‿", "ref", "case", "terima", "RQ-", "/", "-", " ", "\n", ":", "#",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_shortcuts_find_what_the_regex_module_finds(ruleset: Ruleset, seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(300):
+        parts = [
+            rng.choice(PIECES) if rng.random() < 0.6 else str(rng.randrange(10 ** rng.randrange(1, 12)))
+            for _ in range(12)
+        ]
+        text = "".join(parts)
+        assert find_identifiers(text, ruleset) == regex_only(text, ruleset), repr(text)
+
+
+def test_only_shipped_patterns_take_the_shortcuts(ruleset: Ruleset) -> None:
+    for identifier in ruleset.identifiers:
+        assert _matcher(identifier.pattern).fast is not None, identifier.name
+    lead = _matcher(r"\border\s+(?P<value>\d{5,})")
+    assert lead.fast is None and lead.keywords is None  # a lead's regex keeps its timeout
+
+
+@pytest.mark.parametrize(
+    ("pattern", "keywords"),
+    [
+        (r"\b(?:order|pesanan|purchase)\b\s*(\d+)", {"order", "pesanan", "purchase"}),
+        (r"\btiket(?:nya)?\s+(\d+)", {"tiket"}),
+        (r"(?:work\s+order|case)\s+\d+", {"order", "case"}),
+        (r"\b(?-i:ORD)-\d+", {"ord"}),
+        (r"[A-Z]{2,6}-\d{5}", None),  # no literal every match has
+        (r"(?:order|x)\d+", None),  # one branch needs only "x": too short to look for
+        (r"(?:order)?\d{5}", None),  # optional
+    ],
+)
+def test_required_keywords(pattern: str, keywords: set[str] | None) -> None:
+    found = required_keywords(pattern)
+    assert (found if found is None else set(found)) == keywords
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [("ascii only", True), ("curly ’quotes’ – and • bullets\u00a0", True), ("caf\u00e9", False), ("\x1cx", False)],
+)
+def test_plain_text_is_read_alike_by_re_and_regex(text: str, plain: bool) -> None:
+    assert _plain(text) is plain
+
+
+def test_identifier_reader_reads_each_text_once(ruleset: Ruleset) -> None:
+    reader = IdentifierReader(ruleset)
+    first = reader("my order ORD-48213 please")
+    assert first == find_identifiers("my order ORD-48213 please", ruleset)
+    assert reader("my order ORD-48213 please") is first

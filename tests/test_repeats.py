@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,7 @@ import pytest
 
 from triage.contacts import resolve_contacts
 from triage.model import Direction, Flag, MessageView
-from triage.repeats import find_repeats, find_unanswered, is_thanks_only
+from triage.repeats import _phrase_pattern, find_repeats, find_unanswered, is_thanks_only, normalise_text
 from triage.rules import Ruleset, default_rules_dir, load_rules
 from triage.threads import link_replies
 
@@ -509,3 +510,35 @@ def test_unanswered_does_not_depend_on_input_order(ruleset: Ruleset) -> None:
         shuffled = box.views[:]
         random.Random(seed).shuffle(shuffled)
         assert find_unanswered(shuffled, link_replies(shuffled), now, 24, ruleset=ruleset) == expected
+
+
+# --- phrase matching: the trie finds what trying each phrase longest first found ----------------
+
+
+def phrases_longest_first(phrases: tuple[str, ...], text: str) -> set[str]:
+    """The phrase pattern as it was: one alternative per phrase, longest first."""
+    alternatives = [
+        r"\s+".join(re.escape(word) for word in phrase.split()) + r"(?!\w)"
+        for phrase in sorted({" ".join(p.lower().split()) for p in phrases}, key=len, reverse=True)
+    ]
+    return {m.group(1) for m in re.finditer(r"(?<!\w)(?=(" + "|".join(alternatives) + "))", text)}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_phrase_trie_finds_what_longest_first_found(seed: int) -> None:
+    rng = random.Random(seed)
+    words = ["still", "not", "no", "working", "i", "already", "asked", "a", "again", "(", "?", "sudah", "belum"]
+    phrases = tuple({" ".join(rng.choice(words) for _ in range(rng.randrange(1, 4))) for _ in range(25)})
+    pattern = _phrase_pattern(phrases)
+    assert pattern is not None
+    for _ in range(200):
+        text = " ".join(rng.choice(words) for _ in range(12)).replace("( ", "(")
+        assert {m.group(1) for m in pattern.finditer(text)} == phrases_longest_first(phrases, text), text
+
+
+def test_normalise_text_replaces_whole_words_in_both_tables(ruleset: Ruleset) -> None:
+    assert normalise_text("Makasih, gak bisa login  pls\nI can't", ruleset) == normalise_text(
+        "makasih, gak bisa login pls i can't", ruleset
+    )
+    assert "terima kasih" in normalise_text("Makasih ya", ruleset)
+    assert normalise_text("makasihku", ruleset) == "makasihku"  # not a whole word of the table

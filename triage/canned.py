@@ -169,13 +169,13 @@ def _group_flags(group: Sequence[ReplyText], specifics_of: Mapping[int, frozense
     answering = sum(counts.values())
     # The reply's own topics and those of every other: all the group's question topics.
     topics = sorted(frozenset[str]().union(*(a[0] for a in counts)))
-    shown: dict[Asked, list[ReplyText]] = {}
+    shown: dict[Asked, list[_Shown]] = {}
     flags = []
     for item, mine in zip(group, asked, strict=True):
         if mine is None or counts[mine] == answering:
             continue  # answers nothing, or every other reply answers the same
         if mine not in shown:
-            shown[mine] = _first_others(group, asked, mine)
+            shown[mine] = [_summary(o) for o in _first_others(group, asked, mine)]
         flags.append(_flag(item, shown[mine], len(group), topics))
     return flags
 
@@ -192,24 +192,45 @@ def _first_others(group: Sequence[ReplyText], asked: Sequence[Asked | None], min
 
 
 def _asked(item: ReplyText, specifics_of: Mapping[int, frozenset[str]]) -> Asked:
+    """What a reply's questions ask: two replies' questions differ when this differs.
+
+    Other topics, or other specifics (numbers, amounts...); equal topics and no specifics on
+    either side is the same plain question, which the same answer fits.
+    """
     topics = frozenset(t for q in item.questions for t in q.topics)
     specifics = frozenset().union(*(specifics_of.get(q.id, frozenset()) for q in item.questions))
     return topics, specifics
 
 
-def _questions_differ(a: ReplyText, b: ReplyText, specifics_of: Mapping[int, frozenset[str]]) -> bool:
-    """Both answer questions, and on other topics, or citing other specifics (numbers, amounts...).
+@dataclass(frozen=True)
+class _Shown:
+    """Another reply of the group as a flag's evidence names it (worked out once per reply)."""
 
-    Equal topics and no specifics on either side is the same plain question: the same answer fits.
-    So the questions differ exactly when what they ask (_asked) differs.
-    """
-    if not a.questions or not b.questions:
-        return False
-    return _asked(a, specifics_of) != _asked(b, specifics_of)
+    message_id: str
+    date: str
+    questions: tuple[str, ...]
+    question_topics: tuple[str, ...]
+
+    def evidence(self) -> dict[str, object]:
+        return {
+            "message_id": self.message_id,
+            "date": self.date,
+            "questions": list(self.questions),
+            "question_topics": list(self.question_topics),
+        }
 
 
-def _flag(item: ReplyText, others: list[ReplyText], group_size: int, topics: Sequence[str]) -> Flag:
-    """`others`: the first replies whose questions differ; `topics`: of all the group's questions."""
+def _summary(other: ReplyText) -> _Shown:
+    return _Shown(
+        other.reply.message_id,
+        other.reply.date.isoformat(),
+        tuple(q.message_id for q in other.questions),
+        tuple(sorted({t for q in other.questions for t in q.topics})),
+    )
+
+
+def _flag(item: ReplyText, others: list[_Shown], group_size: int, topics: Sequence[str]) -> Flag:
+    """`others`: _summary of the first replies whose questions differ; `topics`: of all the group's questions."""
     return Flag(
         kind="canned",
         message=item.reply.id,
@@ -219,16 +240,8 @@ def _flag(item: ReplyText, others: list[ReplyText], group_size: int, topics: Seq
             f"{', '.join(topics) or 'different things'}; it does not adapt to this customer's question."
         ),
         evidence={
-            "similar_replies": [
-                {
-                    "message_id": o.reply.message_id,
-                    "date": o.reply.date.isoformat(),
-                    "questions": [q.message_id for q in o.questions],
-                    "question_topics": sorted({t for q in o.questions for t in q.topics}),
-                }
-                for o in others[:MAX_SHOWN]
-            ],
+            "similar_replies": [o.evidence() for o in others],
             "this_question_topics": sorted({t for q in item.questions for t in q.topics}),
         },
-        related=tuple(q.message_id for q in item.questions) + tuple(o.reply.message_id for o in others[:MAX_SHOWN]),
+        related=tuple(q.message_id for q in item.questions) + tuple(o.message_id for o in others),
     )

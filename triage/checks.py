@@ -186,7 +186,9 @@ class PhraseList:
 
     def find(self, text: str) -> list[str]:
         """The phrases in a text, as the list writes them."""
-        words = TOKEN.findall(text.lower())
+        words = _tokens(text)
+        if self.index.keys().isdisjoint(words):
+            return []  # most texts start no phrase of a list: one set operation says so
         found = set()
         for start, word in enumerate(words):
             for phrase, written in self.index.get(word, {}).items():
@@ -195,11 +197,11 @@ class PhraseList:
         return sorted(found)
 
     def starts(self, text: str) -> bool:
-        words = tuple(TOKEN.findall(text.lower()))
+        words = _tokens(text)
         return bool(words) and any(words[: len(p)] == p for p in self.index.get(words[0], {}))
 
     def whole(self, text: str) -> bool:
-        words = tuple(TOKEN.findall(text.lower()))
+        words = _tokens(text)
         return bool(words) and words in self.index.get(words[0], {})
 
 
@@ -541,6 +543,7 @@ class ExchangeReader:
         self._sentences: dict[tuple[str, str], tuple[frozenset[str], bool]] = {}
         self._questions: dict[tuple[str, str, str, str, str], QuestionReading] = {}
         self._details: dict[str, tuple[Detail, ...]] = {}
+        self._subjects: dict[tuple[str, str], frozenset[str]] = {}
 
     def sentences(self, text: str, lang: str) -> list[Sentence]:
         """read_sentences of the text's body, analysing only sentences not seen before."""
@@ -551,6 +554,11 @@ class ExchangeReader:
             self._sentences[(piece, lang)] = (terms, _formula(piece, self.lexicon))
         read = [(p, paragraph, item, *self._sentences[(p, lang)]) for p, paragraph, item in pieces]
         return [Sentence(p, terms, paragraph, item, formula) for p, paragraph, item, terms, formula in read]
+
+    def _subject_terms(self, subject: str, lang: str) -> frozenset[str]:
+        if (subject, lang) not in self._subjects:
+            self._subjects[(subject, lang)] = _terms(subject, lang, self.lexicon, self.models)
+        return self._subjects[(subject, lang)]
 
     def details(self, text: str) -> tuple[Detail, ...]:
         if text not in self._details:
@@ -567,7 +575,7 @@ class ExchangeReader:
         lang = language_of(question)
         sentences = self.sentences(question.text, lang)
         terms = set().union(*(s.terms for s in sentences))
-        terms.update(_terms(question.subject_norm or question.subject, lang, self.lexicon, self.models))
+        terms.update(self._subject_terms(question.subject_norm or question.subject, lang))
         return QuestionReading(
             lang=lang,
             parts=tuple(find_parts(question.message_id, sentences, self.lexicon)),
@@ -769,6 +777,12 @@ def _blanked(text: str, matches: Sequence[re.Match[str]]) -> str:
 def _all_languages(ruleset: Ruleset, name: str) -> tuple[str, ...]:
     """A phrase list with its languages merged: mixed-language mail uses both."""
     return tuple(p for _, items in sorted(ruleset.phrase_list(name).items()) for p in items)
+
+
+@lru_cache(maxsize=256)
+def _tokens(text: str) -> tuple[str, ...]:
+    """A text cut as phrases are; the checks look up several lists in one text in a row."""
+    return tuple(TOKEN.findall(text.lower()))
 
 
 @lru_cache(maxsize=64)

@@ -228,6 +228,8 @@ def _matched_value(match: Any) -> str:
 
 def cited_addresses(text: str) -> set[str]:
     """Normalised e-mail addresses written in a text ("I wrote from x@y.com last week")."""
+    if "@" not in text:
+        return set()  # most mail names no address: no need to scan it
     return {normalise_address(a.rstrip(".")) for a in EMAIL.findall(text)}
 
 

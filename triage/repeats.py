@@ -185,16 +185,39 @@ def _compiled(ruleset: Ruleset, phrases: tuple[str, ...]) -> re.Pattern[str] | N
 
 @lru_cache(maxsize=64)
 def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One regex for a phrase list: whole words, any whitespace between words, longest first."""
+    """One regex for a phrase list: whole words, any whitespace between words, the longest phrase
+    that matches at a place.
+
+    The phrases share their beginnings in a trie: trying each of 200 phrases at every word took
+    40 us a message. Two phrases that match at one place are one the other's beginning, on one
+    path of the trie, and each node tries going on before ending, so the longest one wins, as
+    it did when the phrases were tried longest first.
+    """
     if not phrases:
         return None
-    written = sorted({" ".join(p.lower().split()) for p in phrases}, key=len, reverse=True)
-    alternatives = [r"\s+".join(re.escape(word) for word in phrase.split()) + r"(?!\w)" for phrase in written]
-    # (?=[...]): a phrase's first character, checked before trying every phrase (same matches, faster)
-    first = "".join(sorted({re.escape(phrase[0]) for phrase in written if phrase}))
-    ahead = f"(?=[{first}])" if first and all(written) else ""
+    trie: _Trie = {}
+    for phrase in {" ".join(p.lower().split()) for p in phrases}:
+        node = trie
+        for char in phrase:
+            node = node.setdefault(char, {})
+        node[_END] = {}
     # A lookahead at every word start, so overlapping phrases ("is still", "still dropping") all count.
-    return re.compile(r"(?<!\w)" + ahead + "(?=(" + "|".join(alternatives) + "))")
+    return re.compile(r"(?<!\w)(?=(" + _trie_pattern(trie) + "))")
+
+
+_Trie = dict[str, "_Trie"]
+_END = ""  # marks the end of a phrase in the trie (no phrase character is empty)
+
+
+def _trie_pattern(node: _Trie) -> str:
+    branches = [_char_pattern(char) + _trie_pattern(child) for char, child in sorted(node.items()) if char != _END]
+    if _END in node:
+        branches.append(r"(?!\w)")  # after every way of going on
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+
+def _char_pattern(char: str) -> str:
+    return r"\s+" if char == " " else re.escape(char)
 
 
 def is_thanks_only(view: MessageView, ruleset: Ruleset) -> bool:
@@ -615,7 +638,10 @@ def find_unanswered(
         if now - view.date < sla or (require_topic and not view.topics):
             continue
         earlier = by_sender.get(normalise_address(view.sender), [])
-        if ruleset is not None and not _asks(view, _follows_answer(view, earlier, answered, threads), ruleset):
+        thanks_only = reading.cues[view.id].thanks_only if reading and view.id in reading.cues else None
+        if ruleset is not None and not _asks(
+            view, _follows_answer(view, earlier, answered, threads), ruleset, thanks_only
+        ):
             continue
         flags.append(_unanswered_flag(view, acks.get(view.message_id, []), now, sla_hours))
     return flags
@@ -644,9 +670,12 @@ def _follows_answer(
     )
 
 
-def _asks(view: MessageView, follows_answer: bool, ruleset: Ruleset) -> bool:
-    """Does the message want an answer? Not thanks only; after an answer, a question or a request."""
-    if is_thanks_only(view, ruleset):
+def _asks(view: MessageView, follows_answer: bool, ruleset: Ruleset, thanks_only: bool | None = None) -> bool:
+    """Does the message want an answer? Not thanks only; after an answer, a question or a request.
+
+    `thanks_only`: is_thanks_only of the view, when its cues have it.
+    """
+    if is_thanks_only(view, ruleset) if thanks_only is None else thanks_only:
         return False
     if not follows_answer or "?" in view.text:
         return True
