@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from triage.canned import find_canned
 from triage.checks import ExchangeReader, check_reply
 from triage.config import Config
-from triage.contacts import IdentifierReader, resolve_contacts
+from triage.contacts import IdentifierReader, find_identifiers, resolve_contacts
 from triage.language import LanguageModels
 from triage.model import Direction, Flag, MessageView
 from triage.repeats import find_repeats, find_unanswered, read_mail
@@ -42,7 +42,7 @@ class FlagEngine:
         views = sorted((_capped(v) for v in views), key=lambda v: (v.date, v.id))
         by_id = {v.id: v for v in views}
         # Contacts, repeats, reply checks and canned replies all read a message's identifiers.
-        identify = IdentifierReader(self.ruleset)
+        identify = IdentifierReader(self.ruleset, find_identifiers)
         contacts = resolve_contacts(views, self.ruleset, self.config.support.addresses, identify)
         links = link_replies(views)
         questions_of = {reply: [by_id[q] for q in questions if q in by_id] for reply, questions in links.items()}
