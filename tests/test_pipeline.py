@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -107,3 +110,30 @@ def test_batches_already_prepared_are_delivered_before_a_failed_fetch() -> None:
         for key, value in in_order(submitted(), ahead=4):
             delivered.append((key, value))
     assert delivered == [(0, 0), (1, 10), (2, 20)]
+
+
+WORKER_PARENT = """
+import sys, time
+from triage.analyze import Analyzer
+from triage.config import Config
+from triage.model import FolderRole, RawMail
+from triage.pipeline import WorkerPool
+
+pool = WorkerPool(Config(), Analyzer.from_config(Config()), 2)
+pool.submit([RawMail(b"Subject: hi\\r\\n\\r\\nhello")], FolderRole.INBOX).result()
+print(*pool._pool._processes, flush=True)
+time.sleep(120)
+"""
+
+
+def test_workers_end_when_their_parent_is_killed() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", WORKER_PARENT], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    workers = [int(pid) for pid in parent.stdout.readline().split()]
+    assert len(workers) == 2
+    parent.kill()  # SIGKILL: no chance to shut the pool down
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]

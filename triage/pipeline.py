@@ -8,9 +8,13 @@ does the same work inline, for the daemon (whose threads make forking unsafe) an
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Protocol
 
@@ -21,6 +25,8 @@ from triage.model import FolderRole, RawMail
 from triage.store import Captured, TopicRows, message_row
 
 log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def prepare(raws: list[RawMail], role: FolderRole, config: Config, analyzer: Analyzer) -> PreparedBatch:
@@ -81,6 +87,29 @@ class InProcess:
 _inherited: tuple[Config, Analyzer] | None = None
 
 
+def _end_with(parent: int) -> None:
+    """Make this worker end when the process that forked it ends, even by SIGKILL.
+
+    A parent killed with -9 cannot shut its pool down, and a forked worker holds both ends of
+    its task pipe, so it would wait for tasks forever.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        set_parent_death_signal = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0
+    except (OSError, AttributeError):  # not Linux
+        set_parent_death_signal = False
+    if not set_parent_death_signal:
+        threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the signal was set up
+        os._exit(0)
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
 def _prepare_in_worker(raws: list[RawMail], role: FolderRole) -> PreparedBatch:
     assert _inherited is not None, "worker started without the parent's analyzer"
     config, analyzer = _inherited
@@ -94,7 +123,9 @@ class WorkerPool:
         global _inherited
         self.config, self.analyzer = config, analyzer
         _inherited = (config, analyzer)
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        self._pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=_end_with, initargs=(os.getpid(),)
+        )
 
     def submit(self, raws: list[RawMail], role: FolderRole) -> Future[PreparedBatch]:
         return self._pool.submit(_prepare_in_worker, raws, role)
