@@ -117,10 +117,7 @@ def content_hash(raw: bytes) -> str:
             wanted.append(b" ".join(line.split()))
     if not wanted:  # not a recognisable header block: only the exact bytes identify it
         return hashlib.sha256(raw).hexdigest()
-    normal_body = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    if any(blank + b"\n" in normal_body for blank in (b" ", b"\t", b"\v", b"\f")):  # trailing blanks
-        normal_body = b"\n".join([line.rstrip() for line in body.splitlines()])
-    normal_body = normal_body.strip()
+    normal_body = b"\n".join([line.rstrip() for line in body.splitlines()]).strip()
     hasher = hashlib.sha256()
     for part in sorted(wanted):
         hasher.update(part + b"\n")
@@ -162,6 +159,7 @@ def _utf8_line(line: bytes) -> bytes:
 BLANK_LINE_AFTER_FIRST = re.compile(r"\n\r?\n")
 # A header field: a name of printable ASCII but ':' and space, a colon, then continuation lines.
 HEADER_FIELD = re.compile(r"([\041-\071\073-\176]+):([^\n]*\n(?:[ \t][^\n]*\n)*)")
+HEADER_BLOCK = re.compile(rf"(?:{HEADER_FIELD.pattern})*")
 BOUNDARY_LINE_END = re.compile(r"(?P<end>--)?[ \t]*(\r\n|\r|\n)?$")
 # str.splitlines, and so feedparser, breaks lines at these too; a message with them takes the slow path.
 ODD_LINE_BREAKS = (b"\v", b"\f", b"\x1c", b"\x1d", b"\x1e")
@@ -174,9 +172,9 @@ def read_message(raw: bytes) -> Message:
 
     feedparser reads a message a line at a time in Python and compiles a regex for every
     multipart boundary: most of the parse time. A regular message (every header block clean,
-    every multipart opened and closed by its boundary, no message/* parts) is cut at its
-    boundaries with str.find here and only its header blocks go through the email package;
-    anything else is left to feedparser whole.
+    every multipart opened and closed by its boundary, no message/* parts, no odd line breaks)
+    is cut at its boundaries with str.find and its header blocks read with one regex, into
+    the same Message objects; anything else is left to feedparser whole.
     """
     text = raw.decode("ascii", "surrogateescape")  # as email.message_from_bytes does
     odd = raw.count(b"\r") != raw.count(b"\r\n") or any(c in raw for c in ODD_LINE_BREAKS)
@@ -217,11 +215,11 @@ def _blank_line(text: str) -> tuple[int, int] | None:
 
 def _header_fields(text: str, end: int) -> Message | None:
     """A message with the header fields in text[:end], as feedparser reads them; None if a line is no field."""
-    fields = HEADER_FIELD.findall(text, 0, end)
-    if sum(len(name) + len(value) + 1 for name, value in fields) != end:  # not all text is fields
+    # Anchored: a search from every character of a long name without a colon takes quadratic time.
+    if not HEADER_BLOCK.fullmatch(text, 0, end):
         return None
     message = Message()
-    for name, value in fields:
+    for name, value in HEADER_FIELD.findall(text, 0, end):
         # compat32's header_source_parse: the value without the blanks after the colon and the last line break
         message.set_raw(name, value.lstrip(" \t").rstrip("\r\n"))
     return message
