@@ -226,6 +226,7 @@ def _header_fields(text: str, end: int) -> Message | None:
 
 
 def _regular_multipart(message: Message, body: str, depth: int) -> Message | None:
+    """The multipart with its parts, preamble and epilogue; None unless every part is regular."""
     boundary = message.get_boundary()
     encoding = str(message.get("content-transfer-encoding", "8bit")).lower()
     if (
