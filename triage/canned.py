@@ -61,6 +61,7 @@ def _permutations() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
     return a, b
 
 
+@lru_cache(maxsize=100_000)  # templates share most of their shingles
 def _sha1_32(item: str) -> int:
     return int(struct.unpack("<I", hashlib.sha1(item.encode("utf-8")).digest()[:4])[0])
 
@@ -170,12 +171,14 @@ def _group_flags(group: Sequence[ReplyText], specifics_of: Mapping[int, frozense
     # The reply's own topics and those of every other: all the group's question topics.
     topics = sorted(frozenset[str]().union(*(a[0] for a in counts)))
     shown: dict[Asked, list[_Shown]] = {}
+    summaries: dict[int, _Shown] = {}  # a reply is shown in the flags of many others
     flags = []
     for item, mine in zip(group, asked, strict=True):
         if mine is None or counts[mine] == answering:
             continue  # answers nothing, or every other reply answers the same
         if mine not in shown:
-            shown[mine] = [_summary(o) for o in _first_others(group, asked, mine)]
+            others = _first_others(group, asked, mine)
+            shown[mine] = [summaries.get(o.reply.id) or summaries.setdefault(o.reply.id, _summary(o)) for o in others]
         flags.append(_flag(item, shown[mine], len(group), topics))
     return flags
 

@@ -187,13 +187,13 @@ class PhraseList:
     def find(self, text: str) -> list[str]:
         """The phrases in a text, as the list writes them."""
         words = _tokens(text)
-        if self.index.keys().isdisjoint(words):
-            return []  # most texts start no phrase of a list: one set operation says so
+        starting = self.index.keys() & set(words)  # set operations, not a lookup per word
         found = set()
-        for start, word in enumerate(words):
-            for phrase, written in self.index.get(word, {}).items():
-                if tuple(words[start : start + len(phrase)]) == phrase:
-                    found.add(written)
+        for start, word in enumerate(words) if starting else ():
+            if word in starting:
+                for phrase, written in self.index[word].items():
+                    if words[start : start + len(phrase)] == phrase:
+                        found.add(written)
         return sorted(found)
 
     def starts(self, text: str) -> bool:
