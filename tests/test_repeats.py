@@ -11,7 +11,14 @@ import pytest
 
 from triage.contacts import resolve_contacts
 from triage.model import Direction, Flag, MessageView
-from triage.repeats import _phrase_pattern, find_repeats, find_unanswered, is_thanks_only, normalise_text
+from triage.repeats import (
+    _follows_answers,
+    _phrase_pattern,
+    find_repeats,
+    find_unanswered,
+    is_thanks_only,
+    normalise_text,
+)
 from triage.rules import Ruleset, default_rules_dir, load_rules
 from triage.threads import link_replies
 
@@ -542,3 +549,44 @@ def test_normalise_text_replaces_whole_words_in_both_tables(ruleset: Ruleset) ->
     )
     assert "terima kasih" in normalise_text("Makasih ya", ruleset)
     assert normalise_text("makasihku", ruleset) == "makasihku"  # not a whole word of the table
+
+
+def test_follow_ups_found_in_one_pass_are_those_of_asking_every_earlier_message() -> None:
+    rng = random.Random(7)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    views = [
+        MessageView(
+            id=row,
+            message_id=f"<m{row}@x>",
+            direction=rng.choice([Direction.IN, Direction.IN, Direction.OUT]),
+            sender=rng.choice(["a@x.example", "A@x.example", "b@x.example"]),
+            recipients=(),
+            date=start + timedelta(hours=rng.randrange(200)),
+            subject="",
+            subject_norm=rng.choice(["", "refund", "login"]),
+            in_reply_to=None,
+            references=(),
+            text="",
+            lang="en",
+            automated=None,
+        )
+        for row in range(150)
+    ]
+    ordered = sorted(views, key=lambda v: (v.date, v.id))
+    answered = {v.id for v in views if rng.random() < 0.4}
+    threads = {v.id: rng.choice(["t1", "t2"]) for v in views}
+
+    def follows(view: MessageView) -> bool:
+        return any(
+            q.direction is Direction.IN
+            and q.sender.lower() == view.sender.lower()
+            and q.id in answered
+            and (q.date, q.id) < (view.date, view.id)
+            and q.subject_norm == view.subject_norm
+            and (bool(q.subject_norm) or threads[q.id] == threads[view.id])
+            for q in views
+        )
+
+    expected = {v.id for v in views if v.direction is Direction.IN and follows(v)}
+    assert _follows_answers(ordered, answered, threads) == expected
+    assert expected

@@ -28,6 +28,7 @@ row id), so the flags depend only on the set of views, not on the order they arr
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -359,11 +360,15 @@ def _history(
 def _repeats(history: _History) -> list[tuple[MessageView, list[Earlier]]]:
     """Each repeat contact with the earlier messages it repeats, in date order."""
     found = []
-    by_contact: dict[str, list[MessageView]] = {}
+    by_contact: dict[str, deque[MessageView]] = {}
     for view in history.incoming:
         if history.cues[view.id].thanks_only:
             continue
-        before = by_contact.setdefault(history.contacts[view.id], [])
+        before = by_contact.setdefault(history.contacts[view.id], deque())
+        # Mail a day more than the widest window older is out of every window from now on (the
+        # windows count calendar days on one clock, so at most one day more than the time between).
+        while before and view.date - before[0].date > history.identifier_window + timedelta(days=1):
+            before.popleft()
         matches = match_earlier(view, before, history)
         before.append(view)
         if matches:
@@ -622,12 +627,10 @@ def find_unanswered(
         reading = reading or read_mail(ordered, contacts, links, ruleset)
         answered |= _answered_through_repeats(reading, answered)
     threads = reading.threads if reading is not None else thread_keys(ordered)
-    by_sender: dict[str, list[MessageView]] = {}
+    follows_answer = _follows_answers(ordered, answered, threads)
     acks: dict[str, list[MessageView]] = {}
     for view in ordered:
-        if view.direction is Direction.IN:
-            by_sender.setdefault(normalise_address(view.sender), []).append(view)
-        elif view.automated is not None:
+        if view.direction is Direction.OUT and view.automated is not None:
             for parent in {view.in_reply_to, *view.references} - {None}:
                 acks.setdefault(str(parent), []).append(view)
     sla = timedelta(hours=sla_hours)
@@ -637,11 +640,8 @@ def find_unanswered(
             continue
         if now - view.date < sla or (require_topic and not view.topics):
             continue
-        earlier = by_sender.get(normalise_address(view.sender), [])
         thanks_only = reading.cues[view.id].thanks_only if reading and view.id in reading.cues else None
-        if ruleset is not None and not _asks(
-            view, _follows_answer(view, earlier, answered, threads), ruleset, thanks_only
-        ):
+        if ruleset is not None and not _asks(view, view.id in follows_answer, ruleset, thanks_only):
             continue
         flags.append(_unanswered_flag(view, acks.get(view.message_id, []), now, sla_hours))
     return flags
@@ -657,17 +657,31 @@ def _answered_through_repeats(reading: Reading, answered: set[int]) -> set[int]:
     return found - answered
 
 
-def _follows_answer(
-    view: MessageView, earlier: Sequence[MessageView], answered: set[int], threads: Mapping[int, str]
-) -> bool:
-    """Is the message a follow-up in a conversation we already answered?"""
-    return any(
-        q.id in answered
-        and _key(q) < _key(view)
-        and q.subject_norm == view.subject_norm
-        and (bool(q.subject_norm) or threads.get(q.id) == threads.get(view.id))
-        for q in earlier
-    )
+def _follows_answers(ordered: Sequence[MessageView], answered: set[int], threads: Mapping[int, str]) -> set[int]:
+    """The customer messages that follow up in a conversation we already answered.
+
+    A conversation is a customer's subject (without one: a thread). One pass in date order
+    keeps each customer's answered conversations; asking every earlier message of the
+    customer each time grew with the square of what they wrote.
+    """
+    subjects: dict[str, set[str]] = {}
+    subjectless: dict[str, set[str | None]] = {}  # thread keys of answered mail without a subject
+    found = set()
+    for view in ordered:
+        if view.direction is not Direction.IN:
+            continue
+        sender = normalise_address(view.sender)
+        thread = threads.get(view.id)
+        if view.subject_norm in subjects.get(sender, ()) or (
+            not view.subject_norm and thread in subjectless.get(sender, ())
+        ):
+            found.add(view.id)
+        if view.id in answered:
+            if view.subject_norm:
+                subjects.setdefault(sender, set()).add(view.subject_norm)
+            else:
+                subjectless.setdefault(sender, set()).add(thread)
+    return found
 
 
 def _asks(view: MessageView, follows_answer: bool, ruleset: Ruleset, thanks_only: bool | None = None) -> bool:
