@@ -155,7 +155,7 @@ def find_canned(
 
 
 # What a reply's questions are about: their topics and specifics. Two replies' questions differ
-# when both replies answer some question and these differ (see _questions_differ).
+# when both replies answer some question and these differ (see _asked).
 Asked = tuple[frozenset[str], frozenset[str]]
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -156,19 +156,22 @@ def _list_pattern(ruleset: Ruleset, name: str, keys: tuple[str, ...]) -> re.Patt
     return _LIST_PATTERNS[key]
 
 
-# The repeat and unanswered checks look up several phrase lists in one message, one after another.
-_RECENT: dict[tuple[str, str], str] = {}
-RECENT_TEXTS = 64
-
-
 def _normalised(text: str, ruleset: Ruleset) -> str:
-    key = (ruleset.version, text)
-    found = _RECENT.get(key)
-    if found is None:
-        if len(_RECENT) >= RECENT_TEXTS:
-            del _RECENT[next(iter(_RECENT))]  # the oldest
-        found = _RECENT[key] = normalise_text(text, ruleset)
-    return found
+    return _normalised_recent(text, _Tables(ruleset.version, ruleset))
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """A ruleset as a cache key: one version, one set of normalisation tables."""
+
+    version: str
+    ruleset: Ruleset = field(compare=False, hash=False)
+
+
+# The repeat and unanswered checks look up several phrase lists in one message, one after another.
+@lru_cache(maxsize=64)
+def _normalised_recent(text: str, tables: _Tables) -> str:
+    return normalise_text(text, tables.ruleset)
 
 
 _COMPILED: dict[tuple[str, tuple[str, ...]], re.Pattern[str] | None] = {}
