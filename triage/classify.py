@@ -68,7 +68,8 @@ class _Term(NamedTuple):
     weight: float
 
 
-# Evidence of a matched term: the same few objects again and again, so they are kept (up to this many).
+# Evidence of a matched term or a near example: the same few objects again and again, so they are
+# kept (up to this many of each).
 EVIDENCE_CACHE = 20_000
 # Subjects analysed, with their matches: a thread's question, replies and follow-ups share one.
 SUBJECT_CACHE = 4096
@@ -79,10 +80,11 @@ class Classifier:
 
     def __init__(self, ruleset: Ruleset, models: LanguageModels | None = None) -> None:
         self.ruleset = ruleset
-        self.models = models or LanguageModels(ruleset.normalisation)
+        self._rules = ruleset.topics + ruleset.ignore  # ignore rules match like topics
+        patterns = any(rule.patterns for rule in self._rules)  # only they read spaCy's lexeme attributes
+        self.models = models or LanguageModels(ruleset.normalisation, lexeme_attributes=patterns)
         self._matchers: dict[str, TermMatcher] = {}
         self._lock = threading.Lock()
-        self._rules = ruleset.topics + ruleset.ignore  # ignore rules match like topics
         self._ignore_ids = frozenset(rule.id for rule in ruleset.ignore)
         self._topic_ids = frozenset(topic.id for topic in ruleset.topics)
         self._by_id: dict[str, Topic] = {}
@@ -94,6 +96,7 @@ class Classifier:
         self._ignore_checks = tuple(_checks(rule) for rule in ruleset.ignore if _has_checks(rule))
         self._regex_timeout = ruleset.settings.regex_timeout_ms / 1000
         self._known_evidence: dict[tuple[str, str], Evidence] = {}
+        self._known_examples: dict[tuple[int, float], Evidence] = {}
         self._subjects: dict[tuple[str, str], tuple[tuple[str, ...], list[tuple[str, str]]]] = {}
         self._examples = self._build_examples()
         self._example_texts = [text for topic in ruleset.topics for text in topic.examples]
@@ -214,14 +217,18 @@ class Classifier:
         settings = self.ruleset.settings
         for label, neighbour in (neighbours or {}).items():
             if label in wanted and neighbour.similarity >= settings.example_min_similarity:
-                found.setdefault(label, []).append(
-                    Evidence(
-                        "example",
-                        f"example {neighbour.example + 1}",
-                        self._example_texts[neighbour.example][:120],
-                        round(settings.example_weight * neighbour.similarity, 3),
-                    )
-                )
+                weight = round(settings.example_weight * neighbour.similarity, 3)
+                found.setdefault(label, []).append(self._example_evidence(neighbour.example, weight))
+        return found
+
+    def _example_evidence(self, example: int, weight: float) -> Evidence:
+        key = (example, weight)
+        found = self._known_examples.get(key)
+        if found is None:
+            if len(self._known_examples) >= EVIDENCE_CACHE:
+                self._known_examples.clear()
+            text = self._example_texts[example][:120]
+            found = self._known_examples[key] = Evidence("example", f"example {example + 1}", text, weight)
         return found
 
     def _term_evidence(self, name: str, matched: str) -> Evidence:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from triage.language import ENGLISH_WORDS, INDONESIAN_WORDS
 
@@ -21,8 +22,7 @@ def terms(lemmas: Sequence[str]) -> Counter[str]:
     return counts
 
 
-@dataclass(frozen=True)
-class Neighbour:
+class Neighbour(NamedTuple):  # a tuple: a few of them per message, made 3x faster than a frozen dataclass
     label: str
     example: int
     similarity: float
@@ -78,29 +78,31 @@ class ExampleIndex:
 
     def nearest(self, lemmas: Sequence[str]) -> dict[str, Neighbour]:
         """Per label (sharing any term): its similarity and its nearest example."""
-        # terms(lemmas) with pairs as tuples: the same terms in the same order, so the same floats
+        # terms(lemmas), counted without a Counter and with pairs as tuples: the same terms in the
+        # same order, so the same floats summed in the same order
         words = [w for w in lemmas if len(w) > 1 and w not in STOPWORDS and w.isalpha()]
-        counted: list[tuple[str | tuple[str, ...], int]] = [
-            *Counter(words).items(),
-            *Counter(itertools.pairwise(words)).items(),
-        ]
+        counts: dict[str | tuple[str, ...], int] = {}
+        for word in words:
+            counts[word] = counts.get(word, 0) + 1
+        for pair in zip(words, words[1:], strict=False):  # noqa: RUF007 - cheaper than pairwise here
+            counts[pair] = counts.get(pair, 0) + 1
         index, unknown = self._index, self.unknown_idf
-        found = [index.get(term) for term, _ in counted]
-        # as _weights computes them, 1 + log(1) being 1.0
-        raw = [
-            (unknown if entry is None else entry[0]) * (1 if count == 1 else 1 + math.log(count))
-            for entry, (_, count) in zip(found, counted, strict=True)
-        ]
-        norm = math.sqrt(sum(w * w for w in raw)) or 1.0
+        raw = []
+        known = []
+        for term, count in counts.items():
+            entry = index.get(term)
+            weight = (unknown if entry is None else entry[0]) * (1 if count == 1 else 1 + math.log(count))
+            raw.append(weight)
+            if entry is not None:
+                known.append((weight, entry))
+        norm = math.sqrt(sum(map(operator.mul, raw, raw))) or 1.0
         scores: dict[int, float] = {}
         centroid_scores: dict[str, float] = {}
-        for entry, unscaled in zip(found, raw, strict=True):
-            if entry is None:
-                continue
+        for unscaled, (_, postings, centroid_postings) in known:
             weight = unscaled / norm
-            for example, example_weight in entry[1]:
+            for example, example_weight in postings:
                 scores[example] = scores.get(example, 0.0) + weight * example_weight
-            for label, centroid_weight in entry[2]:
+            for label, centroid_weight in centroid_postings:
                 centroid_scores[label] = centroid_scores.get(label, 0.0) + weight * centroid_weight
         best: dict[str, tuple[float, int]] = {}
         labels = self.labels
