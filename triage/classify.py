@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -69,7 +69,7 @@ class _Term(NamedTuple):
 
 
 # Evidence of a matched term or a near example: the same few objects again and again, so they are
-# kept (up to this many of each).
+# kept (up to this many).
 EVIDENCE_CACHE = 20_000
 # Subjects analysed, with their matches: a thread's question, replies and follow-ups share one.
 SUBJECT_CACHE = 4096
@@ -95,8 +95,7 @@ class Classifier:
         self._topic_checks = tuple(_checks(topic) for topic in ruleset.topics if _has_checks(topic))
         self._ignore_checks = tuple(_checks(rule) for rule in ruleset.ignore if _has_checks(rule))
         self._regex_timeout = ruleset.settings.regex_timeout_ms / 1000
-        self._known_evidence: dict[tuple[str, str], Evidence] = {}
-        self._known_examples: dict[tuple[int, float], Evidence] = {}
+        self._known_evidence: dict[tuple[str, str] | tuple[int, float], Evidence] = {}
         self._subjects: dict[tuple[str, str], tuple[tuple[str, ...], list[tuple[str, str]]]] = {}
         self._examples = self._build_examples()
         self._example_texts = [text for topic in ruleset.topics for text in topic.examples]
@@ -222,23 +221,19 @@ class Classifier:
         return found
 
     def _example_evidence(self, example: int, weight: float) -> Evidence:
-        key = (example, weight)
-        found = self._known_examples.get(key)
-        if found is None:
-            if len(self._known_examples) >= EVIDENCE_CACHE:
-                self._known_examples.clear()
-            text = self._example_texts[example][:120]
-            found = self._known_examples[key] = Evidence("example", f"example {example + 1}", text, weight)
-        return found
+        text = self._example_texts[example][:120]
+        return self._kept((example, weight), lambda: Evidence("example", f"example {example + 1}", text, weight))
 
     def _term_evidence(self, name: str, matched: str) -> Evidence:
-        key = (name, matched)
+        term = self._terms[name]
+        return self._kept((name, matched), lambda: Evidence(term.kind, term.rule, matched, term.weight))
+
+    def _kept(self, key: tuple[str, str] | tuple[int, float], make: Callable[[], Evidence]) -> Evidence:
         found = self._known_evidence.get(key)
         if found is None:
             if len(self._known_evidence) >= EVIDENCE_CACHE:
                 self._known_evidence.clear()
-            term = self._terms[name]
-            found = self._known_evidence[key] = Evidence(term.kind, term.rule, matched, term.weight)
+            found = self._known_evidence[key] = make()
         return found
 
     def _regex_evidence(self, regexes: tuple[RegexRule, ...], content: str) -> list[Evidence]:

@@ -1,0 +1,97 @@
+"""Language models: phrases found as spaCy's PhraseMatcher finds them, normalisation, lean pipelines."""
+
+from __future__ import annotations
+
+import re
+
+import numpy
+import pytest
+from spacy.attrs import IDX, LEMMA, LOWER, ORTH, SPACY
+from spacy.matcher import PhraseMatcher
+
+from triage.language import LanguageModels, matched_text
+
+# Several names on one phrase ("refund"/"refunds"/"refunded" share a lemma), phrases inside
+# phrases, a phrase at the very end of a text, words repeated: where the order of matches shows.
+PHRASES = {
+    "keyword\x1frefund\x1frefund": ["refund"],
+    "hint\x1frefund\x1frefunds": ["refunds"],
+    "keyword\x1fbilling\x1frefunded": ["refunded", "refunded"],
+    "exclude\x1fthanks\x1fno refund": ["no refund"],
+    "keyword\x1frefund\x1fmoney back": ["money back"],
+    "keyword\x1frefund\x1fmy money back": ["my money back"],
+    "hint\x1fdelivery\x1fback": ["back"],
+    "keyword\x1fdelivery\x1fparcel": ["parcel"],
+    "keyword\x1fdelivery\x1fpaket": ["paket"],
+    "hint\x1fdelivery\x1fdikirim": ["dikirim"],
+    "keyword\x1fdelivery\x1fbelum sampai": ["belum sampai"],
+}
+TEXTS = [
+    "I want a refund, no refund is not OK: refunds, refunded, REFUND! I want my money back. Back",
+    "The parcel came back. My money back? money back money back",
+    "Sy blm terima paketnya, sudah dikirim tapi belum sampai. Paket belum sampai",
+    "",
+    "refund",
+]
+
+
+@pytest.fixture(scope="module")
+def models() -> LanguageModels:
+    return LanguageModels({"id": {"sy": "saya", "blm": "belum", "sdh": "sudah"}})
+
+
+def spacy_matches(models: LanguageModels, lang: str, text: str) -> list[tuple[str, int, int, str]]:
+    """What the PhraseMatcher on lemmas gives, with lemmas set on the Docs as the classifier used to."""
+    nlp = models.pipeline(lang)
+    strings = nlp.vocab.strings
+
+    def with_lemmas(text: str) -> object:
+        analysed = models.analyse(text, lang)
+        if analysed.lemmas:
+            lemmas = numpy.array([strings.add(lemma) for lemma in analysed.lemmas], dtype="uint64").reshape(-1, 1)
+            analysed.doc.from_array([LEMMA], lemmas)
+        return analysed.doc
+
+    matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")
+    for name, texts in PHRASES.items():
+        matcher.add(name, [with_lemmas(t) for t in texts])
+    doc = with_lemmas(text)
+    return [(strings[key], start, end, doc[start:end].text) for key, start, end in matcher(doc)]
+
+
+@pytest.mark.parametrize("lang", ["en", "id", "other"])
+@pytest.mark.parametrize("text", TEXTS)
+def test_phrases_are_found_in_the_phrase_matchers_order(models: LanguageModels, lang: str, text: str) -> None:
+    matcher = models.term_matcher(lang, PHRASES, {})
+    analysed = models.analyse(text, lang)
+    ours = [(name, start, end, matched_text(analysed, start, end)) for name, start, end in matcher.spans(analysed)]
+    assert ours == spacy_matches(models, lang, text)
+    if text.startswith("I want"):
+        assert len(ours) > 8  # the comparison saw matches, several on one phrase
+
+
+def test_informal_words_are_replaced_longest_first(models: LanguageModels) -> None:
+    table = {"sy": "saya", "syg": "sayang", "s": "X", "blm": "belum", "bl": "WRONG", "c.o": "checkout"}
+    lean = LanguageModels({"id": table})
+    # the pattern as written before: longest words first, one alternation
+    words = "|".join(map(re.escape, sorted(table, key=len, reverse=True)))
+    plain = re.compile(rf"(?<![^\W\d_])(?:{words})(?![^\W\d_])")
+    for text in ["sy syg s blm bl sya c.o c.oo 2sy sy2 _sy Sy! blmblm", "", "s"]:
+        expected = plain.sub(lambda m: table[m.group(0)], text.lower())
+        assert lean.normalise(text, "id") == expected
+
+
+def test_pipelines_without_lexeme_attributes_tokenize_the_same(models: LanguageModels) -> None:
+    lean = LanguageModels(models.normalisation, lexeme_attributes=False)
+    attrs = [ORTH, LOWER, IDX, SPACY]
+    for lang in ("en", "id", "other"):
+        for text in [*TEXTS, "don't e-mail me at a.b@example.com re INV-2026/0877 :) 12.30pm"]:
+            full, bare = models.analyse(text, lang), lean.analyse(text, lang)
+            assert (full.tokens, full.lemmas) == (bare.tokens, bare.lemmas)
+            assert (full.doc.to_array(attrs) == bare.doc.to_array(attrs)).all()
+
+
+def test_token_patterns_need_lexeme_attributes() -> None:
+    lean = LanguageModels(lexeme_attributes=False)
+    with pytest.raises(ValueError, match="lexeme attributes"):
+        lean.term_matcher("en", {}, {"pattern\x1fx\x1fnumber": [[{"LIKE_NUM": True}]]})
