@@ -56,3 +56,24 @@ def test_same_moment_same_key() -> None:
 def test_bad_schedules_are_named(text: str, zone: str, message: str) -> None:
     with pytest.raises(ScheduleError, match=message):
         parse_schedule(text, zone)
+
+
+def test_an_interval_schedule_has_periods_of_that_length_from_the_hour() -> None:
+    schedule = parse_schedule("every 15 minutes")
+    period = due_period(schedule, datetime(2026, 11, 27, 9, 37, 12, tzinfo=UTC))
+    assert (period.start, period.end) == (
+        datetime(2026, 11, 27, 9, 15, tzinfo=UTC),
+        datetime(2026, 11, 27, 9, 30, tzinfo=UTC),
+    )
+    later = due_period(schedule, datetime(2026, 11, 27, 9, 45, tzinfo=UTC))
+    assert later.start == period.end and later.key != period.key
+    assert due_period(parse_schedule("every 1 minute"), datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC)).end == datetime(
+        2026, 1, 1, tzinfo=UTC
+    )
+    assert parse_schedule("Every 4 hours").length.total_seconds() == 4 * 3600
+
+
+@pytest.mark.parametrize("text", ["every 7 minutes", "every 0 minutes", "every 48 hours", "every minute"])
+def test_an_interval_that_does_not_divide_a_day_is_refused(text: str) -> None:
+    with pytest.raises(ScheduleError, match=r"every|divide"):
+        parse_schedule(text)
