@@ -12,10 +12,10 @@ recent question, or a reply that only redirects), one in five is fresh mail of t
 (questions, replies, newsletters, out-of-office notes). The store is polled read-only; for each
 message latency runs from just before its APPEND until it is stored, and (live messages) flagged.
 
-Digests: triage's schedule knows only "daily HH:MM" and "weekly DAY HH:MM", so "every minute"
-is made by the soak: with --digest-via reload (default) it rewrites `[digest] schedule` to the
-current minute and sends SIGHUP once a minute, so the daemon's own scheduler sends each digest
-(and the daemon reloads its config and rules once a minute, reconnecting its watchers); with
+Digests: with --digest-via schedule (default) the config says `schedule = "every 1 minute"` and
+the daemon's own scheduler sends one digest per minute; with --digest-via reload the soak rewrites
+`[digest] schedule` to the current minute (a daily schedule) and sends SIGHUP once a minute, so
+the daemon also reloads its config and rules every minute, reconnecting its watchers; with
 --digest-via command it runs `triage digest --since 24h --send` once a minute beside the daemon.
 Either way the daemon also sends the due digest when it starts. The SMTP server is aiosmtpd,
 in this process, on loopback.
@@ -47,7 +47,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +75,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--digest-every", type=float, default=60.0, help="seconds between digests (default 60)")
     parser.add_argument(
         "--digest-via",
-        choices=("reload", "command"),
-        default="reload",
-        help="reload: new schedule + SIGHUP, the daemon sends (default); command: `triage digest --send`",
+        choices=("schedule", "reload", "command"),
+        default="schedule",
+        help='schedule: "every 1 minute", the daemon sends (default); reload: new schedule + SIGHUP each '
+        "minute, the daemon sends; command: `triage digest --send` each minute",
     )
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between RSS samples (default 10)")
     parser.add_argument("--seed", type=int, default=20261, help="mailbox generator seed")
@@ -195,11 +196,15 @@ class DigestTicker(threading.Thread):
         self.triggers: list[float] = []  # time.monotonic() of each trigger
         self.schedules = {first_schedule}  # reload: each new one is a new period, so one more digest
         self.failures: list[str] = []  # command mode: runs of `triage digest --send` that failed
+        self.started = datetime.now(UTC)
 
     def run(self) -> None:
         start = time.monotonic()
+        self.started = datetime.now(UTC)
         while not self.stop.wait(max(0.0, start + (len(self.triggers) + 1) * self.every - time.monotonic())):
             self.triggers.append(time.monotonic())
+            if self.via == "schedule":
+                continue  # the daemon's scheduler sends
             if self.via == "reload":
                 schedule = minute_schedule(datetime.now(UTC))
                 self.schedules.add(schedule)
@@ -219,7 +224,11 @@ class DigestTicker(threading.Thread):
 
     @property
     def expected(self) -> int:
-        """Digests due: the daemon's at its start, then one per new minute (reload) or per run (command)."""
+        """Digests due: the daemon's at its start, then one per new minute (schedule, reload) or per run (command)."""
+        if self.via == "schedule":
+            # the daemon looks for a due digest every 30 s: a minute that ended less than that ago may not be sent yet
+            settled = datetime.now(UTC) - timedelta(seconds=35)
+            return 1 + max(0, int((settled - self.started.replace(second=0, microsecond=0)).total_seconds() // 60))
         return len(self.schedules) if self.via == "reload" else 1 + len(self.triggers)
 
 
@@ -428,7 +437,7 @@ def soak(args: argparse.Namespace, work: Path, server: Dovecot) -> dict[str, Any
     def rewrite(schedule: str) -> None:
         write_config(config, server, store, smtp_port, schedule)
 
-    first_schedule = minute_schedule(datetime.now(UTC))
+    first_schedule = "every 1 minute" if args.digest_via == "schedule" else minute_schedule(datetime.now(UTC))
     rewrite(first_schedule)
     log = work / "daemon.log"
     say(f"triage run: backfilling {mailbox} messages, then {total} APPENDs at {args.rate:g}/s for {args.minutes:g} min")

@@ -6,6 +6,7 @@ import json
 import random
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,10 @@ from triage.analyze import Analyzer
 from triage.capture import import_raw
 from triage.config import Config, load_config
 from triage.demo.sample_mailbox import SampleMessage, sample_messages
+from triage.flagging import FlagEngine
 from triage.model import FolderRole, RawMail
 from triage.store import open_store
+from triage.views import load_views
 
 TRIAGE = Path(sys.executable).parent / "triage"
 
@@ -145,3 +148,18 @@ def test_a_dismissed_flag_stays_dismissed_after_replay(in_date_order: tuple[Path
     shown = triage(config, "flags", "show", flag_id)
     assert "dismissed" in shown.splitlines()[0]
     assert "deflection" in triage(config, "status")
+
+
+def test_readings_kept_between_derivations_change_no_flag(
+    in_date_order: tuple[Path, dict[str, set[str]]], analyzer: Analyzer
+) -> None:
+    config, _ = in_date_order
+    store = open_store(load_config(config).store.path)
+    views = load_views(store)
+    store.close()
+    now = max(v.date for v in views) + timedelta(days=2)
+    kept = FlagEngine(analyzer.classifier.ruleset, analyzer.classifier.models, Config())
+    first = kept.derive(views, now)
+    later = views[len(views) // 3 :]  # a later window: most of it read already
+    assert kept.derive(views, now) == first
+    assert kept.derive(later, now) == FlagEngine(kept.ruleset, kept.models, Config()).derive(later, now)

@@ -119,11 +119,15 @@ def _buckets(texts: Sequence[frozenset[str]]) -> list[list[int]]:
     """Indexes of the texts whose signatures agree on a whole band, per band value (two or more)."""
     buckets: dict[tuple[int, bytes], list[int]] = {}
     for index, text in enumerate(texts):
-        signature = minhash(text)
-        for band in range(BANDS):
-            key = (band, signature[band * ROWS : (band + 1) * ROWS].tobytes())
+        for key in _band_keys(text):
             buckets.setdefault(key, []).append(index)
     return [members for members in buckets.values() if len(members) > 1]
+
+
+@lru_cache(maxsize=20_000)  # the daemon re-derives the same weeks of replies after every arrival
+def _band_keys(text: frozenset[str]) -> tuple[tuple[int, bytes], ...]:
+    signature = minhash(text)
+    return tuple((band, signature[band * ROWS : (band + 1) * ROWS].tobytes()) for band in range(BANDS))
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from triage.canned import find_canned
@@ -13,7 +13,7 @@ from triage.config import Config
 from triage.contacts import IdentifierReader, find_identifiers, resolve_contacts
 from triage.language import LanguageModels
 from triage.model import Direction, Flag, MessageView
-from triage.repeats import find_repeats, find_unanswered, read_mail
+from triage.repeats import Cues, find_repeats, find_unanswered, read_cues, read_mail
 from triage.rules import Ruleset
 from triage.store import Store
 from triage.threads import header_anchor, link_replies
@@ -29,6 +29,40 @@ MAX_TEXT_CHARS = 20_000
 WINDOW_MESSAGES = 10_000
 
 
+class Readings:
+    """What derivations read of each message, kept from one derivation to the next.
+
+    The daemon re-derives the same weeks of mail after every arrival, and stored mail does not
+    change: identifiers, sentence analyses and each reply's checks (a pure function of the reply
+    and its questions) are read once, not once per arrival. Cleared past MAX_CHECKED replies.
+    """
+
+    MAX_CHECKED = 50_000
+
+    def __init__(self, ruleset: Ruleset, models: LanguageModels) -> None:
+        self.ruleset, self.models = ruleset, models
+        self.identify = IdentifierReader(ruleset, find_identifiers)
+        self.reader = ExchangeReader(ruleset, models, self.identify)
+        self.checked: dict[tuple[MessageView, tuple[MessageView, ...]], list[Flag]] = {}
+        self._cues: dict[MessageView, Cues] = {}
+
+    def cues(self, view: MessageView) -> Cues:
+        found = self._cues.get(view)
+        if found is None:
+            found = self._cues[view] = read_cues(view, self.ruleset, self.identify)
+        return found
+
+    def check(self, reply: MessageView, questions: Sequence[MessageView]) -> list[Flag]:
+        key = (reply, tuple(questions))
+        found = self.checked.get(key)
+        if found is None:
+            found = self.checked[key] = check_reply(reply, questions, self.ruleset, self.models, self.reader)
+        return found
+
+    def full(self) -> bool:
+        return max(len(self.checked), len(self._cues)) > self.MAX_CHECKED
+
+
 @dataclass(frozen=True)
 class FlagEngine:
     """Pure derivation (derive) plus its store round trip (recompute)."""
@@ -36,22 +70,29 @@ class FlagEngine:
     ruleset: Ruleset
     models: LanguageModels
     config: Config
+    _readings: list[Readings] = field(default_factory=list, compare=False, repr=False)
+
+    def readings(self) -> Readings:
+        """The readings kept between derivations (a fresh set when the kept one is full)."""
+        if not self._readings or self._readings[0].full():
+            self._readings[:] = [Readings(self.ruleset, self.models)]
+        return self._readings[0]
 
     def derive(self, views: Sequence[MessageView], now: datetime) -> list[Flag]:
         """All flags for a set of messages; depends only on the set, not on arrival order."""
         views = sorted((_capped(v) for v in views), key=lambda v: (v.date, v.id))
         by_id = {v.id: v for v in views}
+        readings = self.readings()
         # Contacts, repeats, reply checks and canned replies all read a message's identifiers.
-        identify = IdentifierReader(self.ruleset, find_identifiers)
+        identify = readings.identify
         contacts = resolve_contacts(views, self.ruleset, self.config.support.addresses, identify)
         links = link_replies(views)
         questions_of = {reply: [by_id[q] for q in questions if q in by_id] for reply, questions in links.items()}
         questions_of |= acknowledged_questions(views)
         replies = [v for v in views if v.direction is Direction.OUT]
-        reader = ExchangeReader(self.ruleset, self.models, identify)
         reply_flags: list[Flag] = []
         for reply in replies:
-            reply_flags += check_reply(reply, questions_of.get(reply.id, []), self.ruleset, self.models, reader)
+            reply_flags += readings.check(reply, questions_of.get(reply.id, []))
         failed = {f.message for f in reply_flags if f.kind in FAILED_REPLY}
         # An acknowledgement the check recognised is no reply, even without an Auto-Submitted header.
         acks = {f.message for f in reply_flags if f.kind == "auto-ack"}
@@ -60,7 +101,7 @@ class FlagEngine:
             links = link_replies(views)
         window = timedelta(days=self.config.flags.repeat_window_days)
         flags = reply_flags
-        reading = read_mail(views, contacts, links, self.ruleset, identify)
+        reading = read_mail(views, contacts, links, self.ruleset, identify, readings.cues)
         flags += find_repeats(
             views, contacts, links, self.ruleset, window=window, failed_replies=failed, reading=reading
         )

@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from triage.contacts import ACCOUNT_IDENTIFIERS, IdentifierReader, Identify, normalise_address
 from triage.model import Direction, Flag, MessageView
@@ -318,12 +318,18 @@ def read_mail(
     links: Mapping[int, Sequence[int]],
     ruleset: Ruleset,
     identify: Identify | None = None,
+    cues_of: Callable[[MessageView], Cues] | None = None,
 ) -> Reading:
-    """Cues, threads and replies of a set of views (pass the same to find_repeats and find_unanswered)."""
+    """Cues, threads and replies of a set of views (pass the same to find_repeats and find_unanswered).
+
+    `cues_of` reads one message's cues (read_cues by default; a caller may keep them between calls).
+    """
     ordered = tuple(chronological(views))
     incoming = tuple(v for v in ordered if v.direction is Direction.IN and v.automated is None and v.id in contacts)
-    identify = identify or IdentifierReader(ruleset)
-    cues = {v.id: read_cues(v, ruleset, identify) for v in incoming}
+    if cues_of is None:
+        identify = identify or IdentifierReader(ruleset)
+        cues_of = partial(read_cues, ruleset=ruleset, identify=identify)
+    cues = {v.id: cues_of(v) for v in incoming}
     thanks: dict[str, list[MessageView]] = {}
     for view in incoming:
         if cues[view.id].thanks_only:
