@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import regex
 
-from triage.rules import RulesError, check_rules, default_rules_dir, load_rules
+from triage.rules import RegexRule, RulesError, check_rules, default_rules_dir, load_rules, regex_screen
 
 GOOD = """
 [[topic]]
@@ -145,3 +146,20 @@ def test_bad_ignore_rules_are_refused(tmp_path: Path, text: str, message: str) -
     (tmp_path / "ignore" / "bad.toml").write_text(text)
     with pytest.raises(RulesError, match=message):
         load_rules([tmp_path])
+
+
+def test_a_regex_screen_finds_something_wherever_one_of_its_regexes_does() -> None:
+    patterns = {
+        "invoice": r"\bINV-\d{4}\b",
+        "verbose": r"(?x) order \s* \# \d+",  # inline flags stay with their own pattern
+        "either": r"error|eror",
+        "repeated": r"(\w)\1{3}",  # a backreference: left out of the screen, searched alone
+    }
+    rules = [RegexRule(n, p, compiled=regex.compile(p, regex.IGNORECASE | regex.VERSION1)) for n, p in patterns.items()]
+    screen = regex_screen(rules)
+    assert screen is not None
+    texts = ["inv-2026 please", "my Order #12", "an EROR", "order#12", "aaaa", "x inv-20261", "nothing here", ""]
+    for text in texts:
+        found = [r.name for r in rules if r.name != "repeated" and r.compiled.search(text)]
+        assert (screen.search(text) is not None) == bool(found), text
+    assert regex_screen(rules[3:]) is None  # nothing to screen

@@ -366,6 +366,24 @@ def _headers(value: object, path: Path, label: str) -> HeaderConditions:
     )
 
 
+def screened(rule: RegexRule) -> bool:
+    """Whether regex_screen takes `rule` in: a pattern without capturing groups, so no
+    backreference changes meaning when it sits beside others."""
+    return bool(rule.compiled.groups == 0)
+
+
+def regex_screen(rules: Sequence[RegexRule]) -> Any | None:
+    """One regex that matches wherever one of the screened `rules` does (their alternation), or
+    None when fewer than two can be screened: where it finds nothing, none of them would."""
+    patterns = [rule.pattern for rule in rules if screened(rule)]
+    if len(patterns) < 2:
+        return None
+    try:  # inline flags stay inside each group in VERSION1, as they were in each rule alone
+        return regex.compile("|".join(f"(?:{p})" for p in patterns), regex.IGNORECASE | regex.VERSION1)
+    except regex.error:
+        return None
+
+
 def unsafe_regex_reason(rule: RegexRule, timeout: float = 0.05) -> str | None:
     """Why a regex risks catastrophic backtracking, or None when it looks safe."""
     if NESTED_QUANTIFIER.search(rule.pattern):
