@@ -47,6 +47,11 @@ class Dovecot:
     server: DovecotServer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # Dovecot's auth and mail processes (users dovecot, nobody) must reach the passwd file and
+        # the Maildir: the work directory (mkdtemp: mode 0700) has to let them through.
+        for folder in (self.root.parent, self.root):
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(folder.stat().st_mode | 0o111)
         self.server = DovecotServer(root=self.root, username=self.username, password=self.password, host=self.host)
 
     @property

@@ -37,7 +37,7 @@ class Readings:
     and its questions) are read once, not once per arrival. Cleared past MAX_CHECKED replies.
     """
 
-    MAX_CHECKED = 50_000
+    MAX_CHECKED = 20_000
 
     def __init__(self, ruleset: Ruleset, models: LanguageModels) -> None:
         self.ruleset, self.models = ruleset, models
@@ -132,6 +132,8 @@ class FlagEngine:
             starts[0] = min(starts[0], since)
         count = 0
         for start, end in zip(starts, [*starts[1:], None], strict=True):
+            if len(starts) > 1:
+                self._readings.clear()  # a backfill's windows share little: keep memory to one window's readings
             count += self._recompute_window(store, now, start, end, context)
         return count
 
