@@ -75,8 +75,9 @@ class FlagsConfig:
     reply_sla_hours: float = 24.0
     repeat_window_days: float = 14.0
     # How far back a recompute after new mail reaches: a new message can change flags
-    # (unresolved, canned) on mail this old.
-    recompute_days: float = 30.0
+    # (unresolved, canned) on mail this old. One repeat window: a follow-up changes nothing older,
+    # and the daemon re-derives this much after every arrival.
+    recompute_days: float = 14.0
 
 
 @dataclass(frozen=True)
