@@ -9,6 +9,7 @@ import pytest
 from spacy.attrs import IDX, LEMMA, LOWER, ORTH, SPACY
 from spacy.matcher import PhraseMatcher
 
+from triage import language
 from triage.language import LanguageModels, matched_text
 
 # Several names on one phrase ("refund"/"refunds"/"refunded" share a lemma), phrases inside
@@ -95,3 +96,13 @@ def test_token_patterns_need_lexeme_attributes() -> None:
     lean = LanguageModels(lexeme_attributes=False)
     with pytest.raises(ValueError, match="lexeme attributes"):
         lean.term_matcher("en", {}, {"pattern\x1fx\x1fnumber": [[{"LIKE_NUM": True}]]})
+
+
+def test_word_caches_stay_bounded_as_new_words_keep_coming(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(language, "MAX_CACHED_WORDS", 50)
+    models = LanguageModels()
+    for number in range(40):
+        models.analyse(" ".join(f"order{number}x{i} dikirimkan{number}x{i}" for i in range(10)), "id")
+    assert all(len(words) <= 50 for words in models._words.values())
+    assert all(len(lemmatizer.cache) <= 50 for lemmatizer in models._lemmatizers.values())
+    assert models.analyse("dikembalikan", "id").lemmas  # still lemmatizes after the caches were emptied

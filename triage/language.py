@@ -69,6 +69,9 @@ INDONESIAN_SUFFIXES = ("kan", "an", "i")
 # (nlp.max_length), which made one huge message fail its analysis at every start; what a
 # customer asks is in the first pages, not in a pasted log.
 MAX_TEXT_CHARS = 200_000
+# Per-word caches are emptied past this many words: enough for any vocabulary a support desk
+# writes, while order numbers and names would otherwise grow them for as long as the daemon runs.
+MAX_CACHED_WORDS = 200_000
 # spaCy splits punctuation and emoji off a word one at a time, searching the rest of the word each
 # time: a run of 10,000 "?" (a mojibake line) or emoji took 40 s. No word is longer than this, so
 # runs without whitespace are cut into pieces of this length before tokenizing.
@@ -120,6 +123,8 @@ class LookupLemmas:
     def lemma(self, word: str) -> str:
         found = self.cache.get(word)
         if found is None:
+            if len(self.cache) >= MAX_CACHED_WORDS:
+                self.cache.clear()
             found = self.cache[word] = self.table.get(word, word) or word
         return found
 
@@ -135,6 +140,8 @@ class IndonesianStemmer:
     def lemma(self, word: str) -> str:
         found = self.cache.get(word)
         if found is None:
+            if len(self.cache) >= MAX_CACHED_WORDS:
+                self.cache.clear()
             found = self.cache[word] = self._lemma(word)
         return found
 
@@ -259,8 +266,11 @@ class LanguageModels:
         """A lower-cased word by its hash: the word and its lemma (then cached)."""
         lower = nlp.vocab.strings[hashed]
         lemmatizer = self._lemmatizers.get(key)
+        words = self._words[key]
+        if len(words) >= MAX_CACHED_WORDS:  # a daemon meets new words (numbers, names) for months
+            words.clear()
         # without a lemmatizer the word itself stands in, so LEMMA rules still apply
-        found = self._words[key][hashed] = (lower, lemmatizer.lemma(lower) if lemmatizer is not None else lower)
+        found = words[hashed] = (lower, lemmatizer.lemma(lower) if lemmatizer is not None else lower)
         return found
 
     def term_matcher(
