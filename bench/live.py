@@ -16,6 +16,7 @@ timeout are counted and reported, never silently dropped from the percentiles.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -124,14 +125,28 @@ def start_daemon(
 
 
 def stop_daemon(process: subprocess.Popen[bytes]) -> float:
-    """SIGTERM, as systemd stops it; returns its peak RSS in MB."""
+    """SIGTERM, as systemd stops it; returns its peak RSS in MB.
+
+    The peak is the daemon's own VmHWM, read before it stops: wait4()'s ru_maxrss also counts the
+    benchmark process it was forked from (before exec), which holds a whole mailbox after the stages.
+    """
+    peak = _peak_rss_mb(process.pid)
     process.send_signal(signal.SIGTERM)
     try:
-        _, status, usage = os.wait4(process.pid, 0)
+        _, status, _ = os.wait4(process.pid, 0)
     except ChildProcessError:
-        return float("nan")
+        return peak
     process.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss / 1024
+    return peak
+
+
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return float("nan")
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found.group(1)) / 1024 if found else float("nan")
 
 
 def measure_live(

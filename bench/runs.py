@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,14 +35,42 @@ class Run:
 
 
 def run_timed(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> Run:
-    """Run a command to completion; its output goes to `log`; rusage of this child alone."""
+    """Run a command to completion; its output goes to `log`; rusage of this child alone.
+
+    Peak RSS is the child's own VmHWM, sampled while it runs: wait4()'s ru_maxrss also counts this
+    process's memory at the moment it forked the child (Linux carries it across exec), and the
+    benchmark process can be the larger one.
+    """
     with open(log, "wb") as out:
         start = time.perf_counter()
         process = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, env=dict(env or os.environ))
+        peak = PeakWatcher(process.pid)
+        peak.start()
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start
+        peak.stop.set()
+        peak.join()
     process.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it; tell Popen
-    return Run(seconds, usage.ru_maxrss / 1024, process.returncode, usage.ru_utime + usage.ru_stime)
+    rss = peak.megabytes or usage.ru_maxrss / 1024
+    return Run(seconds, rss, process.returncode, usage.ru_utime + usage.ru_stime)
+
+
+class PeakWatcher(threading.Thread):
+    """Reads a process's VmHWM (its own peak RSS since exec) every 50 ms until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.stop, self.megabytes = pid, threading.Event(), 0.0
+
+    def run(self) -> None:
+        path = Path(f"/proc/{self.pid}/status")
+        while not self.stop.wait(0.05):
+            try:
+                found = re.search(r"^VmHWM:\s+(\d+) kB", path.read_text(), re.MULTILINE)
+            except OSError:
+                return
+            if found:  # the last value read is the peak: VmHWM only grows
+                self.megabytes = max(self.megabytes, int(found.group(1)) / 1024)
 
 
 def toml_value(value: Any) -> str:
