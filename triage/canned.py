@@ -124,7 +124,7 @@ def _buckets(texts: Sequence[frozenset[str]]) -> list[list[int]]:
     return [members for members in buckets.values() if len(members) > 1]
 
 
-@lru_cache(maxsize=20_000)  # the daemon re-derives the same weeks of replies after every arrival
+@lru_cache(maxsize=2048)  # the daemon re-derives the same weeks of replies; keys hold whole shingle sets
 def _band_keys(text: frozenset[str]) -> tuple[tuple[int, bytes], ...]:
     signature = minhash(text)
     return tuple((band, signature[band * ROWS : (band + 1) * ROWS].tobytes()) for band in range(BANDS))
