@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from itertools import islice
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from triage.config import Config
 from triage.model import Direction, FolderRole, Mail, RawMail, Unparsable
@@ -78,13 +78,21 @@ def to_captured(raws: Sequence[RawMail], role: FolderRole, config: Config) -> li
     return captured
 
 
+def completed(function: Callable[..., T], *args: Any) -> Future[T]:
+    """Run function(*args) now; a future holding what it returned or raised, as from a worker."""
+    done: Future[T] = Future()
+    try:
+        done.set_result(function(*args))
+    except Exception as exc:  # noqa: BLE001 - delivered through the future
+        done.set_exception(exc)
+    return done
+
+
 def parse_only(config: Config) -> Prepare:
     """Prepare batches inline, parsing only (topics are left to the after-batch hook)."""
 
     def submit(raws: list[RawMail], role: FolderRole) -> Future[PreparedBatch]:
-        done: Future[PreparedBatch] = Future()
-        done.set_result(PreparedBatch(to_captured(raws, role, config)))
-        return done
+        return completed(lambda: PreparedBatch(to_captured(raws, role, config)))
 
     return submit
 

@@ -19,7 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Protocol
 
 from triage.analyze import Analyzer, classify_row, derived_rows
-from triage.capture import PreparedBatch, to_captured
+from triage.capture import PreparedBatch, completed, to_captured
 from triage.config import Config
 from triage.model import FolderRole, RawMail
 from triage.store import Captured, TopicRows, message_row
@@ -66,12 +66,7 @@ class InProcess:
         self.config, self.analyzer = config, analyzer
 
     def submit(self, raws: list[RawMail], role: FolderRole) -> Future[PreparedBatch]:
-        done: Future[PreparedBatch] = Future()
-        try:
-            done.set_result(prepare(raws, role, self.config, self.analyzer))
-        except Exception as exc:  # noqa: BLE001 - delivered through the future, as from a worker
-            done.set_exception(exc)
-        return done
+        return completed(prepare, raws, role, self.config, self.analyzer)
 
     def close(self) -> None:
         pass
