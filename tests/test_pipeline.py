@@ -7,16 +7,19 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from triage import flagging
 from triage.analyze import Analyzer
 from triage.capture import import_raw, in_order, parse_only
 from triage.classify import Classifier
 from triage.config import CaptureConfig, Config, StoreConfig, SupportConfig
 from triage.demo.sample_mailbox import sample_messages
+from triage.flagging import FlagEngine
 from triage.model import FolderRole, RawMail
 from triage.pipeline import InProcess, WorkerPool
 from triage.store import Store, open_store
@@ -94,6 +97,54 @@ def test_a_classification_that_fails_in_a_worker_loses_no_mail(
     assert missing
     monkeypatch.setattr(Classifier, "classify", original)
     assert analyzer.analyze_missing(store) == len(missing)
+    store.close()
+
+
+def flag_rows(store: Store) -> list[tuple[Any, ...]]:
+    rows = store.db.execute("SELECT key, severity, explanation, evidence_json, related_json FROM flags ORDER BY key")
+    return [tuple(row) for row in rows]
+
+
+def test_flag_windows_derived_in_workers_are_the_windows_derived_inline(
+    tmp_path: Path, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = config_for(tmp_path / "store.sqlite")
+    store = open_store(config.store.path)
+    for folder in ("inbox", "sent"):
+        raws = [RawMail(m.raw) for m in sample_messages() if m.folder == folder]
+        import_raw(raws, store, config, FolderRole(folder), after_batch=analyzer.analyze)
+    engine, now = Analyzer(analyzer.classifier, config).engine, datetime(2026, 11, 1, tzinfo=UTC)
+    engine.recompute(store, now)
+    whole = flag_rows(store)
+    monkeypatch.setattr(flagging, "WINDOW_MESSAGES", 7)  # many windows, so the workers share them out
+    assert len(engine.windows(store)) > 4
+    store.db.execute("DELETE FROM flags")
+    engine.recompute(store, now)
+    inline = flag_rows(store)
+    store.db.execute("DELETE FROM flags")
+    with WorkerPool(config, Analyzer(analyzer.classifier, config), 2) as pool:
+        assert engine.recompute(store, now, derive_windows=pool.derive_windows) == len(inline)
+    assert flag_rows(store) == inline
+    assert {row[0] for row in inline} == {row[0] for row in whole}
+    store.close()
+
+
+def test_a_flag_window_that_fails_in_a_worker_is_an_error_of_the_recompute(
+    tmp_path: Path, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = config_for(tmp_path / "store.sqlite")
+    store = open_store(config.store.path)
+    import_raw(inbox(), store, config, FolderRole.INBOX, after_batch=analyzer.analyze)
+
+    def broken(self: FlagEngine, *args: Any) -> Any:
+        raise RuntimeError("a bug in a check")
+
+    monkeypatch.setattr(flagging, "WINDOW_MESSAGES", 7)
+    monkeypatch.setattr(FlagEngine, "derive", broken)  # before the fork: the workers inherit it
+    engine = Analyzer(analyzer.classifier, config).engine
+    with WorkerPool(config, analyzer, 2) as pool, pytest.raises(RuntimeError, match="a bug in a check"):
+        engine.recompute(store, datetime.now(UTC), derive_windows=pool.derive_windows)
+    assert store.db.execute("SELECT count(*) FROM flags").fetchone()[0] == 0
     store.close()
 
 

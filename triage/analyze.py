@@ -12,7 +12,7 @@ from typing import Any
 
 from triage.classify import Classification, Classifier
 from triage.config import Config
-from triage.flagging import FlagEngine, flag_key
+from triage.flagging import DeriveWindows, FlagEngine, flag_key
 from triage.rules import default_rules_dir, load_rules
 from triage.store import Store, utc_now
 from triage.views import load_views
@@ -75,10 +75,16 @@ class Analyzer:
         """Load and compile the rules; raises RulesError when a rule file is broken."""
         return cls(Classifier(load_rules(rules_folders(config))), config)
 
-    def flag_after(self, store: Store, new_ids: Sequence[int], now: datetime | None = None) -> int:
-        """Re-derive the flags that new messages can change."""
+    def flag_after(
+        self,
+        store: Store,
+        new_ids: Sequence[int],
+        now: datetime | None = None,
+        derive_windows: DeriveWindows | None = None,
+    ) -> int:
+        """Re-derive the flags that new messages can change (windows perhaps in worker processes)."""
         with self._flag_lock:
-            return self.engine.recompute_after(store, new_ids, now or datetime.now(UTC))
+            return self.engine.recompute_after(store, new_ids, now or datetime.now(UTC), derive_windows)
 
     def flag_all(self, store: Store, since: datetime | None = None, now: datetime | None = None) -> int:
         with self._flag_lock:

@@ -120,7 +120,8 @@ def import_(folder: str, paths: tuple[Path, ...], config_path: Path | None) -> N
     with user_errors(), preparer_for(config, analyzer) as preparer:
         result = import_raw(read_paths(list(paths)), store, config, FolderRole(folder), prepare=preparer.submit)
         analyzer.analyze_missing(store)  # what a failed classification left without topics
-        flags = analyzer.flag_after(store, list(result.new_ids)) if result.new_ids else 0
+        new_ids = list(result.new_ids)
+        flags = analyzer.flag_after(store, new_ids, derive_windows=preparer.derive_windows) if new_ids else 0
     click.echo(
         f"read {result.fetched} messages: {result.new} new, "
         f"{result.fetched - result.new} already stored, {result.quarantined} quarantined; "

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from triage.canned import find_canned
 from triage.checks import ExchangeReader, check_reply
@@ -27,6 +28,27 @@ FAILED_REPLY = frozenset({"off-topic", "canned", "partial-answer", "deflection",
 MAX_TEXT_CHARS = 20_000
 # A recompute derives at most this many messages at once (plus their context).
 WINDOW_MESSAGES = 10_000
+
+
+@dataclass(frozen=True)
+class Window:
+    """Mail dated in [start, end) (no end: up to the newest), derived with `context` of mail either side."""
+
+    start: datetime
+    end: datetime | None
+    context: timedelta
+
+
+@dataclass(frozen=True)
+class WindowFlags:
+    """A window's derived flags (store rows), and the messages whose flags they replace."""
+
+    scope: list[int]
+    rows: list[dict[str, object]]
+
+
+# Derives the windows of the store at a path, perhaps in other processes; results in window order.
+DeriveWindows = Callable[[Path, Sequence[Window], datetime], Iterable[WindowFlags]]
 
 
 class Readings:
@@ -116,43 +138,58 @@ class FlagEngine:
         flags += find_canned([v for v in views if v.direction is Direction.OUT], questions_of, specifics)
         return flags
 
-    def recompute(self, store: Store, now: datetime, since: datetime | None = None) -> int:
+    def recompute(
+        self, store: Store, now: datetime, since: datetime | None = None, derive_windows: DeriveWindows | None = None
+    ) -> int:
         """Re-derive the flags of mail dated from `since` (all mail when None); returns the count.
 
         The range is derived in windows of about WINDOW_MESSAGES messages, so memory stays flat
         however much mail a backfill brings. Each window reads one repeat window of mail before
         and after it as context (that mail keeps its flags): a message near an edge still sees
-        its contact's earlier mail, and a question the replies that came after it.
+        its contact's earlier mail, and a question the replies that came after it. Windows share
+        nothing but the store, so `derive_windows` may derive them in other processes; this one
+        writes each window's flags, in order.
         """
-        context = timedelta(days=self.config.flags.repeat_window_days)
-        starts = [datetime.fromisoformat(s) for s in store.window_starts(_utc(since), WINDOW_MESSAGES)]
-        if not starts:
-            return 0
-        if since is not None:
-            starts[0] = min(starts[0], since)
+        windows = self.windows(store, since)
+        if len(windows) > 1 and derive_windows is not None and store.path is not None:
+            derived = derive_windows(store.path, windows, now)
+        else:
+            derived = (self.window_flags(store, now, window, alone=len(windows) == 1) for window in windows)
         count = 0
-        for start, end in zip(starts, [*starts[1:], None], strict=True):
-            if len(starts) > 1:
-                self._readings.clear()  # a backfill's windows share little: keep memory to one window's readings
-            count += self._recompute_window(store, now, start, end, context)
+        for window_flags in derived:
+            store.replace_flags(window_flags.scope, window_flags.rows)
+            count += len(window_flags.rows)
         return count
 
-    def _recompute_window(
-        self, store: Store, now: datetime, start: datetime, end: datetime | None, context: timedelta
-    ) -> int:
-        views = load_views(store, _utc(start - context), _utc(end + context if end else None), MAX_TEXT_CHARS)
+    def windows(self, store: Store, since: datetime | None = None) -> list[Window]:
+        """The windows a recompute of mail dated from `since` derives, oldest first."""
+        context = timedelta(days=self.config.flags.repeat_window_days)
+        starts = [datetime.fromisoformat(s) for s in store.window_starts(_utc(since), WINDOW_MESSAGES)]
+        if starts and since is not None:
+            starts[0] = min(starts[0], since)
+        return [Window(start, end, context) for start, end in zip(starts, [*starts[1:], None], strict=True)]
+
+    def window_flags(self, store: Store, now: datetime, window: Window, alone: bool = True) -> WindowFlags:
+        """The flags of the mail dated in one window, read with its context from the store."""
+        if not alone:
+            self._readings.clear()  # a backfill's windows share little: keep memory to one window's readings
+        end = window.end
+        views = load_views(
+            store, _utc(window.start - window.context), _utc(end + window.context if end else None), MAX_TEXT_CHARS
+        )
         flags = self.derive(views, now)
-        scope = [v.id for v in views if v.date >= start and (end is None or v.date < end)]
+        scope = [v.id for v in views if v.date >= window.start and (end is None or v.date < end)]
         in_scope = set(scope)
         rows = {flag_key(f): flag_row(f, self.ruleset.version) for f in flags if f.message in in_scope}
-        store.replace_flags(scope, list(rows.values()))
-        return len(rows)
+        return WindowFlags(scope, list(rows.values()))
 
-    def recompute_after(self, store: Store, new_ids: Sequence[int], now: datetime) -> int:
+    def recompute_after(
+        self, store: Store, new_ids: Sequence[int], now: datetime, derive_windows: DeriveWindows | None = None
+    ) -> int:
         """Re-derive what new messages can change: everything from `recompute_days` before the oldest."""
         oldest = store.earliest_date(new_ids) if new_ids else None
         start = (oldest or now) - timedelta(days=self.config.flags.recompute_days)
-        return self.recompute(store, now, since=start)
+        return self.recompute(store, now, since=start, derive_windows=derive_windows)
 
 
 def _utc(moment: datetime | None) -> str | None:

@@ -15,14 +15,18 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from triage.analyze import Analyzer, classify_row, derived_rows
 from triage.capture import PreparedBatch, completed, to_captured
 from triage.config import Config
+from triage.flagging import DeriveWindows, Window, WindowFlags
 from triage.model import FolderRole, RawMail
-from triage.store import Captured, TopicRows, message_row
+from triage.store import Captured, TopicRows, message_row, open_reader
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,10 @@ def _topic_rows(item: Captured, analyzer: Analyzer) -> TopicRows | None:
 class Preparer(Protocol):
     analyzer: Analyzer
 
+    @property
+    def derive_windows(self) -> DeriveWindows | None:
+        """Derives flag windows in the workers; None: the caller derives them itself."""
+
     def submit(self, raws: list[RawMail], role: FolderRole) -> Future[PreparedBatch]: ...
 
     def close(self) -> None: ...
@@ -61,6 +69,8 @@ class Preparer(Protocol):
 
 class InProcess:
     """Prepares each batch inline, when it is submitted."""
+
+    derive_windows: DeriveWindows | None = None
 
     def __init__(self, config: Config, analyzer: Analyzer) -> None:
         self.config, self.analyzer = config, analyzer
@@ -106,9 +116,23 @@ def _exit_when_orphaned(parent: int) -> None:
 
 
 def _prepare_in_worker(raws: list[RawMail], role: FolderRole) -> PreparedBatch:
-    assert _inherited is not None, "worker started without the parent's analyzer"
-    config, analyzer = _inherited
+    config, analyzer = _inheritance()
     return prepare(raws, role, config, analyzer)
+
+
+def _window_flags_in_worker(store_path: Path, window: Window, now: datetime) -> WindowFlags:
+    """One window's flags, read through this worker's own read-only connection to the store."""
+    _, analyzer = _inheritance()
+    store = open_reader(store_path)
+    try:
+        return analyzer.engine.window_flags(store, now, window, alone=False)
+    finally:
+        store.close()
+
+
+def _inheritance() -> tuple[Config, Analyzer]:
+    assert _inherited is not None, "worker started without the parent's analyzer"
+    return _inherited
 
 
 class WorkerPool:
@@ -124,6 +148,20 @@ class WorkerPool:
 
     def submit(self, raws: list[RawMail], role: FolderRole) -> Future[PreparedBatch]:
         return self._pool.submit(_prepare_in_worker, raws, role)
+
+    def derive_windows(self, store_path: Path, windows: Sequence[Window], now: datetime) -> Iterator[WindowFlags]:
+        """Flag windows derived in the workers, all submitted at once, delivered in order.
+
+        Each worker holds one window's mail at a time, so a backfill's flags take both cores and
+        the memory of a window per worker, never the whole mailbox.
+        """
+        futures = [self._pool.submit(_window_flags_in_worker, store_path, window, now) for window in windows]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
 
     def close(self) -> None:
         self._pool.shutdown(cancel_futures=True)

@@ -57,7 +57,8 @@ def oauth2_for(account: AccountConfig) -> OAuth2Token | None:
 def run_once(config: Config, analyzer: Analyzer | None = None) -> list[str]:
     """One catch-up pass over every account and folder; returns the errors (empty when all synced).
 
-    Worker processes parse and classify while this process fetches and stores ([capture] workers).
+    Worker processes parse and classify while this process fetches and stores ([capture] workers),
+    then derive the flag windows while this process writes them.
     """
     errors: list[str] = []
     analyzer = analyzer or Analyzer.from_config(config)
@@ -89,8 +90,8 @@ def run_once(config: Config, analyzer: Analyzer | None = None) -> list[str]:
                     errors.append(str(exc))
                     store.record_error(account.name, ROLES, str(exc))
                     log.error("account failed", extra={"account": account.name, "error": str(exc)})
-        analyzer.analyze_missing(store)
-        analyzer.flag_after(store, new_ids)
+            analyzer.analyze_missing(store)
+            analyzer.flag_after(store, new_ids, derive_windows=preparer.derive_windows)
         store.set_state("rules_version", analyzer.version)
     finally:
         store.close()

@@ -796,6 +796,15 @@ def open_store(path: Path) -> Store:
     return Store(db, path)
 
 
+def open_reader(path: Path) -> Store:
+    """Open an existing store read-only (another process writes it): for worker processes."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0, isolation_level=None)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot open the store to read: {store_trouble(exc)}") from None
+    return Store(sqlite_utils.Database(conn), path)
+
+
 def is_store_trouble(exc: sqlite3.DatabaseError) -> bool:
     """Errors of the file and the machine (full, locked, read-only, damaged), not of triage's SQL."""
     return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
