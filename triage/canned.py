@@ -149,13 +149,20 @@ def find_canned(
         if reply.automated:
             continue  # auto-acknowledgements are their own check
         questions = tuple(questions_of.get(reply.id, ()))
-        words = template_words(reply.text, [n for q in questions for n in (q.sender.split("@")[0],)])
-        if len(words) >= MIN_WORDS:
-            texts.append(ReplyText(reply, questions, frozenset(shingles(words))))
+        found = _template_shingles(reply.text, tuple(q.sender.split("@")[0] for q in questions))
+        if found is not None:
+            texts.append(ReplyText(reply, questions, found))
     flags = []
     for group in similar_groups(texts):
         flags += _group_flags(group, specifics_of)
     return flags
+
+
+@lru_cache(maxsize=2048)  # the daemon re-derives the same weeks of replies (and _band_keys keeps these sets)
+def _template_shingles(text: str, names: tuple[str, ...]) -> frozenset[str] | None:
+    """The shingles of a reply's template words; None for a reply too short to be a template."""
+    words = template_words(text, names)
+    return frozenset(shingles(words)) if len(words) >= MIN_WORDS else None
 
 
 # What a reply's questions are about: their topics and specifics. Two replies' questions differ
@@ -176,6 +183,7 @@ def _group_flags(group: Sequence[ReplyText], specifics_of: Mapping[int, frozense
     topics = sorted(frozenset[str]().union(*(a[0] for a in counts)))
     shown: dict[Asked, list[_Shown]] = {}
     summaries: dict[int, _Shown] = {}  # a reply is shown in the flags of many others
+    evidence: dict[Asked, list[dict[str, object]]] = {}  # the evidence of shown[...], built once
     flags = []
     for item, mine in zip(group, asked, strict=True):
         if mine is None or counts[mine] == answering:
@@ -183,7 +191,8 @@ def _group_flags(group: Sequence[ReplyText], specifics_of: Mapping[int, frozense
         if mine not in shown:
             others = _first_others(group, asked, mine)
             shown[mine] = [summaries.get(o.reply.id) or summaries.setdefault(o.reply.id, _summary(o)) for o in others]
-        flags.append(_flag(item, shown[mine], len(group), topics))
+            evidence[mine] = [o.evidence() for o in shown[mine]]
+        flags.append(_flag(item, shown[mine], evidence[mine], len(group), topics))
     return flags
 
 
@@ -236,8 +245,11 @@ def _summary(other: ReplyText) -> _Shown:
     )
 
 
-def _flag(item: ReplyText, others: list[_Shown], group_size: int, topics: Sequence[str]) -> Flag:
-    """`others`: _summary of the first replies whose questions differ; `topics`: of all the group's questions."""
+def _flag(
+    item: ReplyText, others: list[_Shown], shown: list[dict[str, object]], group_size: int, topics: Sequence[str]
+) -> Flag:
+    """`others`: _summary of the first replies whose questions differ (`shown`: their evidence);
+    `topics`: of all the group's questions."""
     return Flag(
         kind="canned",
         message=item.reply.id,
@@ -247,7 +259,7 @@ def _flag(item: ReplyText, others: list[_Shown], group_size: int, topics: Sequen
             f"{', '.join(topics) or 'different things'}; it does not adapt to this customer's question."
         ),
         evidence={
-            "similar_replies": [o.evidence() for o in others],
+            "similar_replies": shown,
             "this_question_topics": sorted({t for q in item.questions for t in q.topics}),
         },
         related=tuple(q.message_id for q in item.questions) + tuple(o.message_id for o in others),

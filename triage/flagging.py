@@ -18,7 +18,7 @@ from triage.repeats import Cues, find_repeats, find_unanswered, read_cues, read_
 from triage.rules import Ruleset
 from triage.store import Store
 from triage.threads import header_anchor, link_replies
-from triage.views import load_views
+from triage.views import ViewReader, load_views
 
 # A reply flagged with one of these did not settle the matter: a follow-up after it is a repeat.
 FAILED_REPLY = frozenset({"off-topic", "canned", "partial-answer", "deflection", "auto-ack"})
@@ -93,6 +93,8 @@ class FlagEngine:
     models: LanguageModels
     config: Config
     _readings: list[Readings] = field(default_factory=list, compare=False, repr=False)
+    # What the daemon's last derivation read and wrote (see recompute_after).
+    _live: LiveMemo = field(default_factory=lambda: LiveMemo(), compare=False, repr=False)
 
     def readings(self) -> Readings:
         """The readings kept between derivations (a fresh set when the kept one is full)."""
@@ -189,7 +191,49 @@ class FlagEngine:
         """Re-derive what new messages can change: everything from `recompute_days` before the oldest."""
         oldest = store.earliest_date(new_ids) if new_ids else None
         start = (oldest or now) - timedelta(days=self.config.flags.recompute_days)
-        return self.recompute(store, now, since=start, derive_windows=derive_windows)
+        windows = self.windows(store, start)
+        if len(windows) != 1:
+            return self.recompute(store, now, since=start, derive_windows=derive_windows)
+        # The daemon's case, after every arrival: the one window recompute would derive (window_flags,
+        # alone), from the views and flag rows of the last derivation wherever they did not change.
+        window, live = windows[0], self._live
+        end = window.end
+        views = live.views.load(
+            store, _utc(window.start - window.context), _utc(end + window.context if end else None), MAX_TEXT_CHARS
+        )
+        flags = self.derive(views, now)
+        scope = [v.id for v in views if v.date >= window.start and (end is None or v.date < end)]
+        in_scope = set(scope)
+        rows = {flag_key(f): live.row(f, self.ruleset.version) for f in flags if f.message in in_scope}
+        live.keep(rows)
+        store.replace_flags(scope, list(rows.values()))
+        return len(rows)
+
+
+class LiveMemo:
+    """The views and flag rows of the daemon's last derivation, for the next one to reuse.
+
+    Most of a month's flags come out of the next derivation equal to the last one's; comparing
+    two flags is much quicker than writing a flag's evidence as JSON again.
+    """
+
+    def __init__(self) -> None:
+        self.views = ViewReader()
+        self._rows: dict[str, tuple[Flag, str, dict[str, object]]] = {}  # key -> flag, rules version, row
+        self._used: dict[str, tuple[Flag, str, dict[str, object]]] = {}
+
+    def row(self, flag: Flag, version: str) -> dict[str, object]:
+        key = flag_key(flag)
+        last = self._rows.get(key)
+        if last is None or last[1] != version or last[0] != flag:
+            last = (flag, version, flag_row(flag, version))
+        self._used[key] = last
+        return last[2]
+
+    def keep(self, rows: dict[str, dict[str, object]]) -> None:
+        """Keep the rows of this derivation (only those: memory stays at one window's flags)."""
+        self._rows = {key: self._used[key] for key in rows}
+        self._used = {}
 
 
 def _utc(moment: datetime | None) -> str | None:

@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
 
-from triage.contacts import ACCOUNT_IDENTIFIERS, IdentifierReader, Identify, normalise_address
+from triage.contacts import ACCOUNT_IDENTIFIERS, IdentifierReader, Identify
 from triage.model import Direction, Flag, MessageView
 from triage.rules import Ruleset
-from triage.threads import chronological, is_real_reply, thread_keys
+from triage.threads import address_of, chronological, is_real_reply, thread_keys
 
 REPEAT_WINDOW = timedelta(days=14)
 IDENTIFIER_WINDOW = timedelta(days=60)
@@ -679,7 +679,7 @@ def _follows_answers(ordered: Sequence[MessageView], answered: set[int], threads
     for view in ordered:
         if view.direction is not Direction.IN:
             continue
-        sender = normalise_address(view.sender)
+        sender = address_of(view.sender)
         thread = threads.get(view.id)
         if view.subject_norm in subjects.get(sender, ()) or (
             not view.subject_norm and thread in subjectless.get(sender, ())

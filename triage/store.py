@@ -369,16 +369,13 @@ class Store:
         self, since_utc: str | None = None, until_utc: str | None = None, columns: Sequence[str] = ("*",)
     ) -> Iterator[dict[str, Any]]:
         """Stored messages in date order, optionally only those dated in [since_utc, until_utc)."""
-        conditions, params = ["status != 'purged'"], []
-        if since_utc:
-            conditions.append("date_utc >= ?")
-            params.append(since_utc)
-        if until_utc:
-            conditions.append("date_utc < ?")
-            params.append(until_utc)
-        yield from self.db.query(
-            f"SELECT {', '.join(columns)} FROM messages WHERE {' AND '.join(conditions)} ORDER BY date_utc, id", params
-        )
+        yield from self.db.query(*_dated_messages(since_utc, until_utc, columns))
+
+    def message_tuples(
+        self, since_utc: str | None, until_utc: str | None, columns: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """Like messages(), as plain tuples of `columns`: the daemon reads weeks of mail after every arrival."""
+        return list(self.db.execute(*_dated_messages(since_utc, until_utc, columns)).fetchall())
 
     def window_starts(self, since_utc: str | None, size: int) -> list[str]:
         """Dates (UTC) that cut the mail from since_utc on into windows of about `size` messages each."""
@@ -727,6 +724,14 @@ class Store:
         """The date (UTC) of the oldest stored message."""
         row = self.db.execute("SELECT MIN(date_utc) FROM messages").fetchone()
         return datetime.fromisoformat(row[0]) if row[0] else None
+
+
+def _dated_messages(since_utc: str | None, until_utc: str | None, columns: Sequence[str]) -> tuple[str, list[str]]:
+    """The query (and its parameters) for stored messages dated in [since_utc, until_utc), in date order."""
+    bounds = [(since_utc, "date_utc >= ?"), (until_utc, "date_utc < ?")]
+    where = " AND ".join(["status != 'purged'", *(condition for value, condition in bounds if value)])
+    params = [value for value, _ in bounds if value]
+    return f"SELECT {', '.join(columns)} FROM messages WHERE {where} ORDER BY date_utc, id", params
 
 
 def message_row(account: str, item: Captured) -> dict[str, Any]:

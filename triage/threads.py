@@ -14,9 +14,13 @@ depends on the order in which mail arrived.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 from triage.contacts import normalise_address
 from triage.model import Direction, MessageView
+
+# normalise_address, remembered: every derivation compares the same few thousand addresses many times.
+address_of = lru_cache(maxsize=1 << 16)(normalise_address)
 
 
 def chronological(views: Iterable[MessageView]) -> list[MessageView]:
@@ -46,7 +50,7 @@ def thread_keys(views: Sequence[MessageView]) -> dict[int, str]:
 
 def same_conversation(first: MessageView, second: MessageView, threads: dict[int, str]) -> bool:
     """Same customer address and same normalised subject (an empty subject: also the same thread)."""
-    if normalise_address(first.sender) != normalise_address(second.sender):
+    if address_of(first.sender) != address_of(second.sender):
         return False
     if first.subject_norm != second.subject_norm:
         return False
@@ -68,7 +72,7 @@ def link_replies(views: Sequence[MessageView]) -> dict[int, tuple[int, ...]]:
     by_sender: dict[str, list[MessageView]] = {}
     for view in ordered:
         if view.direction is Direction.IN and view.automated is None:
-            by_sender.setdefault(normalise_address(view.sender), []).append(view)
+            by_sender.setdefault(address_of(view.sender), []).append(view)
     answered: set[int] = set()
     links: dict[int, tuple[int, ...]] = {}
     for reply in (v for v in ordered if is_real_reply(v)):
@@ -77,7 +81,7 @@ def link_replies(views: Sequence[MessageView]) -> dict[int, tuple[int, ...]]:
             continue
         pending = [
             q
-            for q in by_sender.get(normalise_address(anchor.sender), ())
+            for q in by_sender.get(address_of(anchor.sender), ())
             if q.id not in answered
             and q.id != anchor.id
             and (q.date, q.id) < (reply.date, reply.id)
@@ -115,7 +119,7 @@ def fallback_anchor(
     reply: MessageView, by_sender: Mapping[str, Sequence[MessageView]], answered: set[int]
 ) -> MessageView | None:
     """Latest message before the reply from a recipient with the same subject, unanswered first."""
-    recipients = sorted({normalise_address(r) for r in reply.recipients})
+    recipients = sorted({address_of(r) for r in reply.recipients})
     earlier = sorted(
         (
             q
