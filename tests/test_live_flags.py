@@ -10,13 +10,17 @@ from typing import Any
 
 import pytest
 
+from triage import repeats
 from triage.analyze import Analyzer
 from triage.capture import import_raw
 from triage.config import Config, StoreConfig, SupportConfig
+from triage.contacts import resolve_contacts
 from triage.demo.sample_mailbox import SUPPORT_ADDRESS, SampleMessage, live_messages, sample_messages
 from triage.flagging import FlagEngine, LiveMemo
-from triage.model import Flag, FolderRole, RawMail
+from triage.model import Direction, Flag, FolderRole, RawMail
+from triage.repeats import IDENTIFIER_WINDOW, REPEAT_WINDOW, RESEND_AFTER, find_repeats, find_unanswered, read_mail
 from triage.store import Store, open_store
+from triage.threads import link_replies
 from triage.views import ViewReader, load_views
 
 
@@ -118,3 +122,32 @@ def test_a_kept_flag_row_is_written_anew_when_the_flag_changed() -> None:
     assert row["explanation"] == grown.explanation and row["evidence_json"] == '{"similar_replies": [1, 2]}'
     memo.keep({"canned:7": row})
     assert memo.row(grown, "v2")["rules_version"] == "v2"  # other rules: a new row
+
+
+def test_repeats_without_failed_replies_are_those_with_them_less_that_reason(
+    tmp_path: Path, analyzer: Analyzer
+) -> None:
+    """find_unanswered reuses find_repeats' repeats, less the matches only a failed reply made."""
+    config = settings(tmp_path)
+    live = Analyzer(analyzer.classifier, config)
+    store = open_store(config.store.path)
+    try:
+        for message in sample_messages() + live_messages():
+            arrive(store, config, live, message)
+        views = load_views(store)
+    finally:
+        store.close()
+    ruleset = analyzer.classifier.ruleset
+    contacts = resolve_contacts(views, ruleset, config.support.addresses)
+    links = link_replies(views)
+    failed = {v.id for v in views if v.direction is Direction.OUT}  # every reply failed: the most matches
+    reading = read_mail(views, contacts, links, ruleset)
+    with_failed = repeats._repeats(repeats._history(reading, REPEAT_WINDOW, IDENTIFIER_WINDOW, RESEND_AFTER, failed))
+    without = repeats._repeats(repeats._history(reading, REPEAT_WINDOW, IDENTIFIER_WINDOW, RESEND_AFTER, ()))
+    assert any(m.reasons == (repeats.AFTER_FAILED_REPLY,) for _, found in with_failed for m in found)
+    assert repeats._without_failed_replies(with_failed) == without
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    find_repeats(views, contacts, links, ruleset, failed_replies=failed, reading=reading)  # keeps its repeats
+    shared = find_unanswered(views, links, now, ruleset=ruleset, contacts=contacts, reading=reading)
+    alone = find_unanswered(views, links, now, ruleset=ruleset, contacts=contacts)
+    assert shared == alone

@@ -55,6 +55,8 @@ CONTRACTIONS = {
 }
 CONTRACTION = re.compile(r"can't|won't|n't|'ve|'m|'re")
 ORDINALS = {2: "Second", 3: "Third", 4: "Fourth", 5: "Fifth"}
+# The one reason for a repeat that depends on which replies failed (see _conversation_match).
+AFTER_FAILED_REPLY = "writes again after a reply that missed the question"
 
 
 @dataclass(frozen=True)
@@ -310,6 +312,9 @@ class Reading:
     cues: Mapping[int, Cues]
     replies_to: Mapping[int, tuple[MessageView, ...]]
     thanks: Mapping[str, tuple[MessageView, ...]]
+    # _repeats of these views, by (window, identifier window, resend after, failed replies): the
+    # repeat flags and the unanswered check both need them.
+    found: dict[_Settings, _Found] = field(default_factory=dict, compare=False, repr=False)
 
 
 def read_mail(
@@ -366,7 +371,39 @@ def _history(
     )
 
 
-def _repeats(history: _History) -> list[tuple[MessageView, list[Earlier]]]:
+_Settings = tuple[timedelta, timedelta, timedelta, frozenset[int]]
+_Found = list[tuple[MessageView, list["Earlier"]]]
+
+
+def _repeats_of(reading: Reading, history: _History) -> _Found:
+    """_repeats(history), once per reading and settings.
+
+    Without failed replies, the repeats are those found with them less the matches whose only
+    reason is a failed reply (no other reason looks at failed replies), so find_unanswered after
+    find_repeats on the same reading costs nothing more.
+    """
+    settings = (history.window, history.identifier_window, history.resend_after, history.failed_replies)
+    if settings in reading.found:
+        return reading.found[settings]
+    if not history.failed_replies:
+        for (window, identifier_window, resend_after, _), found in reading.found.items():
+            if (window, identifier_window, resend_after) == settings[:3]:
+                reading.found[settings] = _without_failed_replies(found)
+                return reading.found[settings]
+    reading.found[settings] = _repeats(history)
+    return reading.found[settings]
+
+
+def _without_failed_replies(found: _Found) -> _Found:
+    kept = []
+    for view, matches in found:
+        left = [m for m in matches if m.reasons != (AFTER_FAILED_REPLY,)]
+        if left:
+            kept.append((view, left))
+    return kept
+
+
+def _repeats(history: _History) -> _Found:
     """Each repeat contact with the earlier messages it repeats, in date order."""
     found = []
     by_contact: dict[str, deque[MessageView]] = {}
@@ -405,7 +442,7 @@ def find_repeats(
     history = _history(reading, window, identifier_window, resend_after, failed_replies)
     flags: list[Flag] = []
     unresolved: dict[int, list[tuple[MessageView, Earlier]]] = {}
-    for view, matches in _repeats(history):
+    for view, matches in _repeats_of(reading, history):
         flags.append(_repeat_flag(view, matches, history.cues[view.id]))
         answered = [m for m in matches if m.reply is not None]
         if answered:
@@ -465,7 +502,7 @@ def _conversation_match(view: MessageView, earlier: MessageView, history: _Histo
     elif reply is None and view.date - earlier.date >= history.resend_after:
         reason = "writes again in the same conversation without a reply"
     elif reply is not None and reply.id in history.failed_replies:
-        reason = "writes again after a reply that missed the question"
+        reason = AFTER_FAILED_REPLY
     else:
         return None
     return _earlier(view, earlier, (reason,), reply, history)
@@ -660,7 +697,7 @@ def _answered_through_repeats(reading: Reading, answered: set[int]) -> set[int]:
     """Earlier messages whose matter was answered in reply to a later repeat of it."""
     history = _history(reading, REPEAT_WINDOW, IDENTIFIER_WINDOW, RESEND_AFTER, ())
     found = set(answered)
-    for view, matches in reversed(_repeats(history)):
+    for view, matches in reversed(_repeats_of(reading, history)):
         if view.id in found:
             found.update(m.view.id for m in matches)
     return found - answered

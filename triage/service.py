@@ -154,8 +154,10 @@ class FlagWorker(threading.Thread):
                 self._wake.clear()
             try:
                 store = store or open_store(self.config.store.path)
+                start = time.monotonic()
                 flags = self.current().flag_after(store, ids)
-                log.info("flags derived", extra={"new_messages": len(ids), "flags": flags})
+                seconds = f"{time.monotonic() - start:.3f}"
+                log.info("flags derived", extra={"new_messages": len(ids), "flags": flags, "seconds": seconds})
             except StoreError as exc:  # a full or locked store: say so plainly, and try again
                 log.error("flag derivation failed; retrying", extra={"messages": len(ids), "error": str(exc)})
                 self.submit(ids)
@@ -346,6 +348,9 @@ class Daemon:
         self._start_watchers()
         self._wait_first_pass()
         self.flags.settle()
+        # Flags of recent mail, as after every arrival: questions may have passed their reply
+        # deadline while the daemon was down, and the first arrival then finds the readings warm.
+        self.flags.submit([])
         self.ready.set()
         systemd.notify("READY=1", "STATUS=watching")
         log.info("daemon ready", extra={"accounts": len(self.config.accounts)})
