@@ -150,3 +150,13 @@ def test_thread_keys_join_messages_linked_by_headers() -> None:
     alone = mail(4, 3, subject="Another thing")
     keys = thread_keys([again, alone, reply, first])
     assert keys[1] == keys[2] == keys[3] != keys[4]
+
+
+def test_thread_keys_kept_from_the_last_call_follow_changed_headers() -> None:
+    question = mail(1, 0)
+    reply = mail(2, 1, out=True, parent=question)
+    alone = mail(3, 2, subject="Other")
+    assert thread_keys([question, reply, alone]) == {1: "<m1@test>", 2: "<m1@test>", 3: "<m3@test>"}
+    again = [question, reply, replace(alone, in_reply_to="<m2@test>")]  # same rows, one header changed
+    assert thread_keys(again) == {1: "<m1@test>", 2: "<m1@test>", 3: "<m1@test>"}
+    assert thread_keys([replace(v, automated="auto-replied") for v in again]) is thread_keys(again)  # kept

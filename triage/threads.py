@@ -29,7 +29,26 @@ def chronological(views: Iterable[MessageView]) -> list[MessageView]:
 
 
 def thread_keys(views: Sequence[MessageView]) -> dict[int, str]:
-    """Row id -> thread key: the smallest Message-ID among messages linked by their headers."""
+    """Row id -> thread key: the smallest Message-ID among messages linked by their headers.
+
+    The result of the last call is kept (callers must not change it): a derivation asks three
+    times about the same messages (linking replies, again after marking acknowledgements, and
+    reading repeats), and the headers are all it depends on.
+    """
+    global _last_threads
+    headers = [(v.id, v.message_id, v.in_reply_to, v.references) for v in views]
+    last_headers, last_keys = _last_threads
+    if headers == last_headers:
+        return last_keys
+    keys = _thread_keys(views)
+    _last_threads = (headers, keys)  # one assignment: another thread sees the old pair or the new one
+    return keys
+
+
+_last_threads: tuple[list[tuple[int, str, str | None, tuple[str, ...]]], dict[int, str]] = ([], {})
+
+
+def _thread_keys(views: Sequence[MessageView]) -> dict[int, str]:
     parent: dict[str, str] = {}
 
     def find(mid: str) -> str:
