@@ -252,9 +252,11 @@ class FolderWatcher(threading.Thread):
                 self._catch_up(session, store)
 
     def _catch_up(self, session: ImapSession, store: Store) -> None:
+        start = time.monotonic()
         result = capture_folder(session, store, self.config, self.role, self.stop, self._batch_stored)
         if result.new:
-            log.info("captured", extra=self._fields() | {"new": result.new})
+            seconds = f"{time.monotonic() - start:.3f}"
+            log.info("captured", extra=self._fields() | {"new": result.new, "seconds": seconds})
         if result.new_ids and self.after_pass is not None:
             self.after_pass(store, list(result.new_ids))
 
