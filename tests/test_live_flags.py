@@ -151,3 +151,18 @@ def test_repeats_without_failed_replies_are_those_with_them_less_that_reason(
     shared = find_unanswered(views, links, now, ruleset=ruleset, contacts=contacts, reading=reading)
     alone = find_unanswered(views, links, now, ruleset=ruleset, contacts=contacts)
     assert shared == alone
+
+
+def test_a_recheck_without_recent_mail_derives_nothing(tmp_path: Path, analyzer: Analyzer) -> None:
+    """The daemon re-checks recent mail at start and every 10 minutes, also when none is recent."""
+    config = settings(tmp_path)
+    live = Analyzer(analyzer.classifier, config)
+    store = open_store(config.store.path)
+    try:
+        assert live.flag_after(store, [], datetime(2026, 12, 1, tzinfo=UTC)) == 0  # an empty store
+        for message in sample_messages()[:10]:
+            arrive(store, config, live, message)
+        assert live.flag_after(store, [], datetime(2027, 6, 1, tzinfo=UTC)) == 0  # all mail months old
+        assert store.has_mail_since("2026-01-01") and not store.has_mail_since("2027-01-01")
+    finally:
+        store.close()

@@ -191,6 +191,8 @@ class FlagEngine:
         """Re-derive what new messages can change: everything from `recompute_days` before the oldest."""
         oldest = store.earliest_date(new_ids) if new_ids else None
         start = (oldest or now) - timedelta(days=self.config.flags.recompute_days)
+        if not store.has_mail_since(_utc(start)):
+            return 0  # nothing dated in the range: no flag to derive (and no window to cut)
         windows = self.windows(store, start)
         if len(windows) != 1:
             return self.recompute(store, now, since=start, derive_windows=derive_windows)

@@ -377,6 +377,11 @@ class Store:
         """Like messages(), as plain tuples of `columns`: the daemon reads weeks of mail after every arrival."""
         return list(self.db.execute(*_dated_messages(since_utc, until_utc, columns)).fetchall())
 
+    def has_mail_since(self, since_utc: str | None) -> bool:
+        """Is any stored message (not purged) dated from since_utc on?"""
+        query, params = _dated_messages(since_utc, None, ("1",))
+        return bool(self.db.execute(f"SELECT EXISTS ({query})", params).fetchone()[0])
+
     def window_starts(self, since_utc: str | None, size: int) -> list[str]:
         """Dates (UTC) that cut the mail from since_utc on into windows of about `size` messages each."""
         where, params = ("AND date_utc >= ?", [since_utc]) if since_utc else ("", [])
