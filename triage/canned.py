@@ -158,7 +158,7 @@ def find_canned(
     return flags
 
 
-@lru_cache(maxsize=2048)  # the daemon re-derives the same weeks of replies (and _band_keys keeps these sets)
+@lru_cache(maxsize=1024)  # the daemon re-derives a month of replies (about 500); _band_keys keeps these sets too
 def _template_shingles(text: str, names: tuple[str, ...]) -> frozenset[str] | None:
     """The shingles of a reply's template words; None for a reply too short to be a template."""
     words = template_words(text, names)

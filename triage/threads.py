@@ -20,7 +20,7 @@ from triage.contacts import normalise_address
 from triage.model import Direction, MessageView
 
 # normalise_address, remembered: every derivation compares the same few thousand addresses many times.
-address_of = lru_cache(maxsize=1 << 16)(normalise_address)
+address_of = lru_cache(maxsize=1 << 14)(normalise_address)
 
 
 def chronological(views: Iterable[MessageView]) -> list[MessageView]:
