@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from triage.contacts import IdentifierReader, Identify, find_identifiers
 from triage.language import PIPELINE_LANGS, LanguageModels, guess_language
+from triage.memo import GenerationalMemo
 from triage.model import Direction, Flag, MessageView
 from triage.rules import Ruleset
 
@@ -533,43 +534,57 @@ class QuestionReading:
 
 class ExchangeReader:
     """Reads for the reply checks, each distinct text once: a question several replies answer, a
-    template sentence many replies share, an identifier a contact and a check both look for."""
+    template sentence many replies share, an identifier a contact and a check both look for.
+
+    Readings are kept while the current or the previous generation uses them (next_generation):
+    a reader kept between derivations holds what the last two read, not every text it met.
+    """
 
     def __init__(self, ruleset: Ruleset, models: LanguageModels, identify: Identify | None = None) -> None:
         self.ruleset = ruleset
         self.models = models
         self.lexicon = build_lexicon(ruleset)
         self.identify = identify or IdentifierReader(ruleset)
-        self._sentences: dict[tuple[str, str], tuple[frozenset[str], bool]] = {}
-        self._questions: dict[tuple[str, str, str, str, str], QuestionReading] = {}
-        self._details: dict[str, tuple[Detail, ...]] = {}
-        self._subjects: dict[tuple[str, str], frozenset[str]] = {}
+        self._sentences: GenerationalMemo[tuple[str, str], tuple[frozenset[str], bool]] = GenerationalMemo()
+        self._questions: GenerationalMemo[tuple[str, str, str, str, str], QuestionReading] = GenerationalMemo()
+        self._details: GenerationalMemo[str, tuple[Detail, ...]] = GenerationalMemo()
+        self._subjects: GenerationalMemo[tuple[str, str], frozenset[str]] = GenerationalMemo()
+
+    def next_generation(self) -> None:
+        """Start a generation of every memo (the identifier reader is its owner's to renew)."""
+        for memo in (self._sentences, self._questions, self._details, self._subjects):
+            memo.next_generation()
+
+    def size(self) -> int:
+        """How many readings are kept (no __len__: an empty reader must stay truthy for `reader or ...`)."""
+        return sum(len(memo) for memo in (self._sentences, self._questions, self._details, self._subjects))
 
     def sentences(self, text: str, lang: str) -> list[Sentence]:
         """read_sentences of the text's body, analysing only sentences not seen before."""
         pieces = sentence_pieces(body_of(text, self.lexicon))
-        new = list(dict.fromkeys(p for p, _, _ in pieces if (p, lang) not in self._sentences))
+        known: dict[str, tuple[frozenset[str], bool]] = {}
+        new: list[str] = []
+        for piece in dict.fromkeys(p for p, _, _ in pieces):
+            found = self._sentences.get((piece, lang))
+            if found is None:
+                new.append(piece)
+            else:
+                known[piece] = found
         for piece, analysed in zip(new, self.models.analyse_many(new, lang) if new else [], strict=True):
             terms = content_terms(analysed.tokens, analysed.lemmas, self.lexicon)
-            self._sentences[(piece, lang)] = (terms, _formula(piece, self.lexicon))
-        read = [(p, paragraph, item, *self._sentences[(p, lang)]) for p, paragraph, item in pieces]
+            known[piece] = self._sentences.put((piece, lang), (terms, _formula(piece, self.lexicon)))
+        read = [(p, paragraph, item, *known[p]) for p, paragraph, item in pieces]
         return [Sentence(p, terms, paragraph, item, formula) for p, paragraph, item, terms, formula in read]
 
     def _subject_terms(self, subject: str, lang: str) -> frozenset[str]:
-        if (subject, lang) not in self._subjects:
-            self._subjects[(subject, lang)] = _terms(subject, lang, self.lexicon, self.models)
-        return self._subjects[(subject, lang)]
+        return self._subjects.get_or_make((subject, lang), lambda key: _terms(*key, self.lexicon, self.models))
 
     def details(self, text: str) -> tuple[Detail, ...]:
-        if text not in self._details:
-            self._details[text] = tuple(details_in(text, self.ruleset, self.identify))
-        return self._details[text]
+        return self._details.get_or_make(text, lambda key: tuple(details_in(key, self.ruleset, self.identify)))
 
     def question(self, question: MessageView) -> QuestionReading:
         key = (question.message_id, question.text, question.subject, question.subject_norm, question.lang)
-        if key not in self._questions:
-            self._questions[key] = self._read_question(question)
-        return self._questions[key]
+        return self._questions.get_or_make(key, lambda _: self._read_question(question))
 
     def _read_question(self, question: MessageView) -> QuestionReading:
         lang = language_of(question)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from triage.memo import GenerationalMemo
 from triage.model import Direction, MessageView
 from triage.rules import RulesError, Ruleset, default_rules_dir, read_toml
 
@@ -81,18 +82,29 @@ def find_identifiers(text: str, ruleset: Ruleset) -> set[tuple[str, str]]:
 
 
 class IdentifierReader:
-    """find_identifiers once per distinct text: several derivations read the same message."""
+    """find_identifiers once per distinct text: several derivations read the same message.
+
+    Texts are kept while the current or the previous generation reads them (next_generation):
+    a reader kept between derivations holds what the last two read, not every text it met.
+    """
 
     def __init__(self, ruleset: Ruleset, find: Callable[[str, Ruleset], Identified] | None = None) -> None:
         self.ruleset = ruleset
         self.find = find or find_identifiers  # a caller may pass its own name for it (a benchmark times it)
-        self._found: dict[str, frozenset[tuple[str, str]]] = {}
+        self._found: GenerationalMemo[str, frozenset[tuple[str, str]]] = GenerationalMemo()
 
     def __call__(self, text: str) -> frozenset[tuple[str, str]]:
         found = self._found.get(text)
         if found is None:
-            found = self._found[text] = frozenset(self.find(text, self.ruleset))
+            found = self._found.put(text, frozenset(self.find(text, self.ruleset)))
         return found
+
+    def next_generation(self) -> None:
+        self._found.next_generation()
+
+    def size(self) -> int:
+        """How many texts are kept (no __len__: an empty reader must stay truthy for `identify or ...`)."""
+        return len(self._found)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from triage.checks import ExchangeReader, check_reply
 from triage.config import Config
 from triage.contacts import IdentifierReader, find_identifiers, resolve_contacts
 from triage.language import LanguageModels
+from triage.memo import GenerationalMemo
 from triage.model import Direction, Flag, MessageView
 from triage.repeats import Cues, find_repeats, find_unanswered, read_cues, read_mail
 from triage.rules import Ruleset
@@ -56,33 +57,44 @@ class Readings:
 
     The daemon re-derives the same weeks of mail after every arrival, and stored mail does not
     change: identifiers, sentence analyses and each reply's checks (a pure function of the reply
-    and its questions) are read once, not once per arrival. Cleared past MAX_CHECKED replies.
+    and its questions) are read once, not once per arrival. Each derivation starts a generation
+    (next_generation); a reading neither it nor the one before used is dropped, so memory follows
+    the window the daemon re-derives, not the history it has seen.
     """
-
-    MAX_CHECKED = 20_000
 
     def __init__(self, ruleset: Ruleset, models: LanguageModels) -> None:
         self.ruleset, self.models = ruleset, models
         self.identify = IdentifierReader(ruleset, find_identifiers)
         self.reader = ExchangeReader(ruleset, models, self.identify)
-        self.checked: dict[tuple[MessageView, tuple[MessageView, ...]], list[Flag]] = {}
-        self._cues: dict[MessageView, Cues] = {}
+        self.checked: GenerationalMemo[tuple[MessageView, tuple[MessageView, ...]], list[Flag]] = GenerationalMemo()
+        self._cues: GenerationalMemo[MessageView, Cues] = GenerationalMemo()
+
+    def next_generation(self) -> None:
+        """A derivation starts: what the one before the last did not read goes."""
+        for owner in (self.identify, self.reader, self.checked, self._cues):
+            owner.next_generation()
 
     def cues(self, view: MessageView) -> Cues:
         found = self._cues.get(view)
         if found is None:
-            found = self._cues[view] = read_cues(view, self.ruleset, self.identify)
+            found = self._cues.put(view, read_cues(view, self.ruleset, self.identify))
         return found
 
     def check(self, reply: MessageView, questions: Sequence[MessageView]) -> list[Flag]:
         key = (reply, tuple(questions))
         found = self.checked.get(key)
         if found is None:
-            found = self.checked[key] = check_reply(reply, questions, self.ruleset, self.models, self.reader)
+            found = self.checked.put(key, check_reply(reply, questions, self.ruleset, self.models, self.reader))
         return found
 
-    def full(self) -> bool:
-        return max(len(self.checked), len(self._cues)) > self.MAX_CHECKED
+    def sizes(self) -> dict[str, int]:
+        """How many readings each memo holds (for tests and memory probes)."""
+        return {
+            "checked": len(self.checked),
+            "cues": len(self._cues),
+            "identifiers": self.identify.size(),
+            "exchange": self.reader.size(),
+        }
 
 
 @dataclass(frozen=True)
@@ -97,8 +109,8 @@ class FlagEngine:
     _live: LiveMemo = field(default_factory=lambda: LiveMemo(), compare=False, repr=False)
 
     def readings(self) -> Readings:
-        """The readings kept between derivations (a fresh set when the kept one is full)."""
-        if not self._readings or self._readings[0].full():
+        """The readings kept between derivations (derive starts a generation of them each time)."""
+        if not self._readings:
             self._readings[:] = [Readings(self.ruleset, self.models)]
         return self._readings[0]
 
@@ -107,6 +119,7 @@ class FlagEngine:
         views = sorted((_capped(v) for v in views), key=lambda v: (v.date, v.id))
         by_id = {v.id: v for v in views}
         readings = self.readings()
+        readings.next_generation()  # what neither this derivation nor the last reads is dropped
         # Contacts, repeats, reply checks and canned replies all read a message's identifiers.
         identify = readings.identify
         contacts = resolve_contacts(views, self.ruleset, self.config.support.addresses, identify)
