@@ -106,3 +106,43 @@ def test_word_caches_stay_bounded_as_new_words_keep_coming(monkeypatch: pytest.M
     assert all(len(words) <= 50 for words in models._words.values())
     assert all(len(lemmatizer.cache) <= 50 for lemmatizer in models._lemmatizers.values())
     assert models.analyse("dikembalikan", "id").lemmas  # still lemmatizes after the caches were emptied
+
+
+def fresh_numbers(start: int, count: int) -> list[str]:
+    """Texts each with words no earlier text had: order numbers, invoice numbers, addresses."""
+    return [
+        f"My order ORD-{number:07d} and invoice INV/{number * 7:08d} from budi{number}@example.com are late"
+        for number in range(start, start + count)
+    ]
+
+
+def test_the_vocabulary_stops_growing_as_new_words_keep_coming(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(language, "MAX_NEW_STRINGS", 2_000)
+    models = LanguageModels()
+    models.analyse("hello", "en")
+    built = models.strings("en")
+    sizes = []
+    for start in range(0, 3_000, 100):
+        models.analyse_many(fresh_numbers(start, 100), "en")
+        sizes.append(models.strings("en"))
+    assert models.renewals >= 4  # about 4 new strings a text: 12,000 strings, a renewal every 2,000
+    assert max(sizes) < built + 2_000 + 100 * 10  # the limit, plus what one call can add past it
+    unbounded = LanguageModels()
+    unbounded.analyse_many(fresh_numbers(0, 3_000), "en")
+    assert unbounded.strings("en") > built + 10_000  # what it grows to without renewal
+    text = fresh_numbers(5, 1)[0]
+    renewed, fresh = models.analyse(text, "en"), LanguageModels().analyse(text, "en")
+    assert (renewed.tokens, renewed.lemmas) == (fresh.tokens, fresh.lemmas)
+
+
+def test_a_term_matcher_built_before_a_renewal_matches_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(language, "MAX_NEW_STRINGS", 500)
+    models = LanguageModels()
+    patterns = {"pattern\x1fx\x1forder": [[{"LEMMA": "order"}, {"TEXT": {"REGEX": r"^ord-\d+$"}}]]}
+    matcher = models.term_matcher("en", {"keyword\x1fx\x1flate": ["be late"]}, patterns)
+    before = matcher.match(models.analyse("my orders ORD-1234567 are late", "en"))
+    for start in range(0, 1_000, 100):
+        models.analyse_many(fresh_numbers(start, 100), "en")
+    assert models.renewals > 0
+    after = matcher.match(models.analyse("my orders ORD-1234567 are late", "en"))
+    assert before == after == [("keyword\x1fx\x1flate", "are late"), ("pattern\x1fx\x1forder", "orders ord-1234567")]

@@ -72,6 +72,14 @@ MAX_TEXT_CHARS = 200_000
 # Per-word caches are emptied past this many words: enough for any vocabulary a support desk
 # writes, while order numbers and names would otherwise grow them for as long as the daemon runs.
 MAX_CACHED_WORDS = 200_000
+# spaCy keeps every string its tokenizer meets (vocabulary, string store, tokenizer cache) for the
+# life of the pipeline: new order numbers, names and addresses grew a daemon's memory by about
+# 0.8 KB a word with no end (tokens by hash, lemmas and caches included). A pipeline whose string
+# store grew by this many strings since it was built is built again; what it holds goes with the
+# old one once no Doc refers to it. spaCy's memory zones would bound it too, but Docs outlive the
+# analysis (matchers read them), and inside a zone the tokenizer caches nothing: it tokenized
+# generated mail 1.8x slower (a zone per text), a renewal costs 0.16 s per 50,000 new strings.
+MAX_NEW_STRINGS = 50_000
 # spaCy splits punctuation and emoji off a word one at a time, searching the rest of the word each
 # time: a run of 10,000 "?" (a mojibake line) or emoji took 40 s. No word is longer than this, so
 # runs without whitespace are cut into pieces of this length before tokenizing.
@@ -203,17 +211,25 @@ class LanguageModels:
             if table
         }
         self._pipelines: dict[str, Any] = {}
+        self._renew_at: dict[str, int] = {}  # per pipeline: string count at which it is built again
+        self.renewals = 0  # pipelines built again since the first build (for tests and probes)
         self._lemmatizers: dict[str, IndonesianStemmer | LookupLemmas] = {}
         # per pipeline: a lower-cased word's hash -> (the word, its lemma)
         self._words: dict[str, dict[int, tuple[str, str]]] = {}
         self._lock = threading.Lock()
 
     def pipeline(self, lang: str) -> Any:
+        """The pipeline for `lang`: built on first use, and again once its strings grew MAX_NEW_STRINGS."""
         key = lang if lang in PIPELINE_LANGS else PLAIN
         with self._lock:
-            if key not in self._pipelines:
-                self._pipelines[key] = self._build(key)
-            return self._pipelines[key]
+            nlp = self._pipelines.get(key)
+            if nlp is not None and len(nlp.vocab.strings) < self._renew_at[key]:
+                return nlp
+            if nlp is not None:
+                self.renewals += 1
+            nlp = self._pipelines[key] = self._build(key)
+            self._renew_at[key] = len(nlp.vocab.strings) + MAX_NEW_STRINGS
+            return nlp
 
     def _build(self, lang: str) -> Any:
         logging.getLogger("spacy").setLevel(logging.WARNING)  # it logs every initialize() at INFO
@@ -221,13 +237,21 @@ class LanguageModels:
         if not self.lexeme_attributes:
             lower = _attribute("LOWER")
             nlp.vocab.lex_attr_getters = {lower: nlp.vocab.lex_attr_getters[lower]}
-        if lang in PIPELINE_LANGS:
+        lemmatizer = self._lemmatizers.get(lang)
+        if lemmatizer is not None:
+            lemmatizer.cache.clear()  # a renewal: the per-word caches start again with the vocabulary
+        elif lang in PIPELINE_LANGS:
             # What spaCy's "lookup" lemmatizer would read, without building that component: only the
             # tokenizer runs, and both lemmatizers cache what they looked up.
             table = _lemma_table(lang)
             self._lemmatizers[lang] = IndonesianStemmer(table) if lang == "id" else LookupLemmas(table)
         self._words[lang] = {}
         return nlp
+
+    def strings(self, lang: str) -> int:
+        """How many strings the pipeline for `lang` holds now (0 before it is built)."""
+        nlp = self._pipelines.get(lang if lang in PIPELINE_LANGS else PLAIN)
+        return 0 if nlp is None else len(nlp.vocab.strings)
 
     def normalise(self, text: str, lang: str) -> str:
         text = text.lower()
@@ -250,7 +274,7 @@ class LanguageModels:
         nlp = self.pipeline(lang)
         key = lang if lang in PIPELINE_LANGS else PLAIN
         plain = key == PLAIN
-        known = self._words[key]
+        known = self._words[key]  # after pipeline(): a renewal starts a new cache
         tokenizer, lower = nlp.tokenizer, _attribute("LOWER")
         results = []
         for text in texts:
@@ -266,7 +290,7 @@ class LanguageModels:
         """A lower-cased word by its hash: the word and its lemma (then cached)."""
         lower = nlp.vocab.strings[hashed]
         lemmatizer = self._lemmatizers.get(key)
-        words = self._words[key]
+        words = self._words[key]  # a hash names the same word in every vocabulary: a renewal mid-call is harmless
         if len(words) >= MAX_CACHED_WORDS:  # a daemon meets new words (numbers, names) for months
             words.clear()
         # without a lemmatizer the word itself stands in, so LEMMA rules still apply
@@ -287,7 +311,6 @@ class LanguageModels:
         setting lemmas on each Doc and calling the PhraseMatcher, and it needs no rule names in
         the vocabulary (a third of the start-up time of a rule pack).
         """
-        from spacy.matcher import Matcher
 
         nlp = self.pipeline(lang)
         tries = []
@@ -301,13 +324,21 @@ class LanguageModels:
             tries.append(trie.finished())
         if patterns and not self.lexeme_attributes:
             raise ValueError("token patterns read lexeme attributes: use LanguageModels(lexeme_attributes=True)")
-        token_matcher = Matcher(nlp.vocab, validate=True)
-        for name, alternatives in patterns.items():
-            try:
-                token_matcher.add(name, [[dict(t) for t in p] for p in alternatives])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise RulePatternError(str(exc).splitlines()[0][:300]) from None
-        return TermMatcher(nlp.vocab, tries[0], tries[1], token_matcher if len(token_matcher) else None)
+        token_matcher = _token_matcher(nlp.vocab, patterns)
+        return TermMatcher(tries[0], tries[1], patterns if len(token_matcher) else {}, token_matcher)
+
+
+def _token_matcher(vocab: Any, patterns: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]]) -> Any:
+    """spaCy's Matcher for token patterns, on a pipeline's vocabulary (it must be the Docs' own)."""
+    from spacy.matcher import Matcher
+
+    matcher = Matcher(vocab, validate=True)
+    for name, alternatives in patterns.items():
+        try:
+            matcher.add(name, [[dict(t) for t in p] for p in alternatives])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RulePatternError(str(exc).splitlines()[0][:300]) from None
+    return matcher
 
 
 @functools.cache
@@ -454,13 +485,23 @@ def _find_phrases(root: _Node, words: Sequence[str], found: list[tuple[str, int,
 
 
 class TermMatcher:
-    """The matchers of one pipeline; returns (rule name, matched text) pairs."""
+    """The matchers of one pipeline; returns (rule name, matched text) pairs.
 
-    def __init__(self, vocab: Any, lemma_phrases: _Node, word_phrases: _Node, token_matcher: Any | None) -> None:
-        self._vocab = vocab
+    The phrase tries read only words; the token patterns' Matcher is rebuilt on the vocabulary of
+    the Docs it meets once their pipeline was renewed (spaCy's Matcher must share the Docs' vocabulary).
+    """
+
+    def __init__(
+        self,
+        lemma_phrases: _Node,
+        word_phrases: _Node,
+        patterns: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]],
+        token_matcher: Any,
+    ) -> None:
         self._lemma_phrases = lemma_phrases
         self._word_phrases = word_phrases
-        self._token_matcher = token_matcher
+        self._patterns = patterns
+        self._token_matcher = token_matcher if patterns else None
 
     def match(self, analysed: Analysed) -> list[tuple[str, str]]:
         return [(name, matched_text(analysed, start, end)) for name, start, end in self.spans(analysed)]
@@ -476,10 +517,13 @@ class TermMatcher:
             import numpy
 
             doc = analysed.doc
-            lemmas = [self._vocab.strings.add(lemma) for lemma in analysed.lemmas]
+            matcher = self._token_matcher
+            if matcher.vocab is not doc.vocab:  # the pipeline was renewed since: match in the new vocabulary
+                matcher = self._token_matcher = _token_matcher(doc.vocab, self._patterns)
+            strings = doc.vocab.strings
+            lemmas = [strings.add(lemma) for lemma in analysed.lemmas]
             doc.from_array([_attribute("LEMMA")], numpy.array(lemmas, dtype="uint64").reshape(-1, 1))
-            strings = self._vocab.strings
-            found.extend((strings[match_id], start, end) for match_id, start, end in self._token_matcher(doc))
+            found.extend((strings[match_id], start, end) for match_id, start, end in matcher(doc))
         return found
 
 
