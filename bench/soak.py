@@ -20,6 +20,16 @@ the daemon also reloads its config and rules every minute, reconnecting its watc
 Either way the daemon also sends the due digest when it starts. The SMTP server is aiosmtpd,
 in this process, on loopback.
 
+Time-lapse (--days-per-minute D): mail time runs D days ahead for every real minute. Each
+APPENDed message is dated in that simulated time (Date header and INTERNALDATE): fresh mail keeps
+its offset from "now" but "now" is simulated, and live messages follow up questions of the last
+few simulated days (the mailbox's recent questions first, then the soak's own). The daemon
+re-derives `recompute_days` plus a repeat window before the newest arrival after each one, so
+with D = 10 that window leaves the mailbox behind after about three minutes and from then on
+holds only a few simulated weeks of soak mail: its contents stop growing, and memory can level
+off within a run of minutes. Without it, every soak message stays inside the window and the
+working set legitimately grows for the whole run.
+
 Reported: the daemon's RSS (VmRSS from /proc every --sample seconds; first, last, max, and the
 slope over the second half), its threads and open files, latency p50/p95/max to stored and to
 flagged, ERROR lines in its log, messages never stored, digests received against expected, and a
@@ -37,6 +47,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -46,15 +57,16 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from aiosmtpd.controller import Controller
-from bigmailbox import MailboxGenerator, Message, write_maildir
+from bigmailbox import MailboxGenerator, Message, Question, write_maildir
 from dovecot import MAIL_GID, MAIL_UID, Dovecot, dovecot_missing, free_port
 from imapclient import IMAPClient
 from live import StorePoller, Tracked, percentile, start_daemon, stop_daemon
@@ -64,6 +76,9 @@ RECIPIENT = "lead@nusantara-net.example"
 SENDER = "triage <triage@nusantara-net.example>"
 FLAT_MB_PER_MINUTE = 0.5  # |slope| below this over the second half counts as flat
 DRAIN_SECONDS = 60.0  # after the last APPEND, how long messages may take to be stored and flagged
+# Time-lapse: live messages follow up questions of this many simulated days (within the repeat
+# window of 14 days, so a follow-up is a repeat contact).
+FOLLOW_UP_DAYS = 7.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -79,6 +94,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="schedule",
         help='schedule: "every 1 minute", the daemon sends (default); reload: new schedule + SIGHUP each '
         "minute, the daemon sends; command: `triage digest --send` each minute",
+    )
+    parser.add_argument(
+        "--days-per-minute",
+        type=float,
+        default=0.0,
+        help="time-lapse: APPENDed mail is dated this many simulated days later for every real minute "
+        "(Date and INTERNALDATE), so the window the daemon re-derives slides (default 0: real time)",
     )
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between RSS samples (default 10)")
     parser.add_argument("--seed", type=int, default=20261, help="mailbox generator seed")
@@ -363,18 +385,73 @@ def message_id_of(raw: bytes) -> str:
     return str(value).strip()
 
 
-def next_mail(
-    index: int, live: MailboxGenerator, fresh: list[Message], share: float, now: datetime
-) -> tuple[Message, str, bool]:
-    """The index'th soak message: fresh mail every 1/share messages, else a live message."""
-    step = round(1 / share) if share > 0 else 0
-    if step and index % step == step - 1 and fresh:
-        message = fresh.pop()
-        raw = message.raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        return Message(message.folder, raw, message.date, seen=False), message_id_of(message.raw), False
-    questions = live.recent
-    message, message_id = live.live_message(index, questions[index % len(questions)], now)
-    return message, message_id, True
+class SimulatedClock:
+    """Mail time: the real clock plus `days_per_minute` days for every real minute since it started."""
+
+    def __init__(self, days_per_minute: float) -> None:
+        self.days_per_minute = days_per_minute
+        self.started = time.monotonic()
+
+    def shift(self) -> timedelta:
+        return timedelta(days=self.days_per_minute * (time.monotonic() - self.started) / 60)
+
+
+DATE_HEADER = re.compile(rb"^Date:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*", re.MULTILINE | re.IGNORECASE)
+
+
+def redated(raw: bytes, when: datetime) -> bytes:
+    """The message with its Date header set to `when` (only in the header block)."""
+    end = raw.find(b"\r\n\r\n")
+    head, body = (raw[:end], raw[end:]) if end >= 0 else (raw, b"")
+    line = f"Date: {format_datetime(when)}\r\n".encode()
+    new_head, count = DATE_HEADER.subn(lambda _: line, head + b"\r\n", count=1)
+    if not count:
+        raise ValueError("a soak message without a Date header")
+    return new_head[:-2] + body
+
+
+class SoakMail:
+    """The soak's messages: fresh mail every 1/share messages, else a live message built to be flagged.
+
+    With a clock (time-lapse) every message is dated in simulated time, and live messages follow
+    up questions of the last FOLLOW_UP_DAYS simulated days, the soak's own fresh questions included.
+    """
+
+    def __init__(
+        self,
+        live: MailboxGenerator,
+        fresh: list[Message],
+        fresh_questions: Sequence[Question],
+        share: float,
+        clock: SimulatedClock | None = None,
+    ) -> None:
+        self.live, self.fresh, self.share, self.clock = live, fresh, share, clock
+        self.fresh_questions = {q.message_id: q for q in fresh_questions}
+        self.questions = list(live.recent)  # what live messages may follow up (time-lapse: grows)
+
+    def next(self, index: int) -> tuple[Message, str, bool]:
+        """The index'th message, its Message-ID and whether it is built to be flagged."""
+        shift = self.clock.shift() if self.clock is not None else timedelta(0)
+        now = (datetime.now(UTC) + shift).replace(microsecond=0)
+        step = round(1 / self.share) if self.share > 0 else 0
+        if step and index % step == step - 1 and self.fresh:
+            message = self.fresh.pop()
+            raw = message.raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            message_id = message_id_of(message.raw)
+            date = message.date
+            if self.clock is not None:
+                date = (message.date + shift).replace(microsecond=0)
+                raw = redated(raw, date)
+                question = self.fresh_questions.get(message_id)
+                if question is not None:
+                    self.questions.append(replace(question, date=question.date + shift))
+            return Message(message.folder, raw, date, seen=False), message_id, False
+        questions = self.questions
+        if self.clock is not None:
+            recent = [q for q in questions if q.date >= now - timedelta(days=FOLLOW_UP_DAYS)]
+            questions = recent or questions[-1:]  # none that recent yet: the newest there is
+        message, message_id = self.live.live_message(index, questions[index % len(questions)], now)
+        return message, message_id, True
 
 
 @dataclass
@@ -424,7 +501,8 @@ def soak(args: argparse.Namespace, work: Path, server: Dovecot) -> dict[str, Any
     if not generator.recent:
         raise SystemExit("the mailbox has no recent questions to follow up on; use a larger --mailbox")
     total = math.ceil(args.minutes * 60 * args.rate)
-    fresh = list(MailboxGenerator(total, seed=args.seed + 1, end=datetime.now(UTC), days=1).messages())
+    fresh_generator = MailboxGenerator(total, seed=args.seed + 1, end=datetime.now(UTC), days=1)
+    fresh = list(fresh_generator.messages())
     fresh.reverse()  # popped from the end: in the generator's order
 
     sink = SmtpSink()
@@ -456,14 +534,15 @@ def soak(args: argparse.Namespace, work: Path, server: Dovecot) -> dict[str, Any
         client = IMAPClient(server.host, port=server.port, ssl=False, timeout=60)
         client.login(server.username, server.password)
         first = time.monotonic()
+        clock = SimulatedClock(args.days_per_minute) if args.days_per_minute > 0 else None
+        mail = SoakMail(generator, fresh, fresh_generator.recent, args.fresh_share, clock)
         ticker.start()
         for index in range(total):
             time.sleep(max(0.0, first + index / args.rate - time.monotonic()))
-            message, message_id, expect_flag = next_mail(
-                index, generator, fresh, args.fresh_share, datetime.now(UTC).replace(microsecond=0)
-            )
+            message, message_id, expect_flag = mail.next(index)
             poller.track_message(Tracked(message_id, message.folder, time.monotonic()), expect_flag)
-            client.append(message.folder, message.raw, flags=())
+            # time-lapse: INTERNALDATE follows the Date header; else the server's clock, as delivery sets it
+            client.append(message.folder, message.raw, flags=(), msg_time=message.date if clock else None)
             appended.append(message_id)
             if (index + 1) % max(1, round(60 * args.rate)) == 0:
                 last = sampler.samples[-1] if sampler.samples else None
@@ -529,6 +608,7 @@ def report(
         "appending_seconds": round(appending, 1),
         "mailbox_before": args.mailbox,
         "digest_via": args.digest_via,
+        "days_per_minute": args.days_per_minute,
         "load_mean": round(sum(s.load for s in samples) / len(samples), 2) if samples else None,
         "rss_mb": {
             "first": round(rss[0], 1) if rss else None,
@@ -576,6 +656,12 @@ def report(
     say(
         f"soak: {once.appended} messages at {args.rate:g}/s over {appending / 60:.1f} min onto {args.mailbox}, "
         f"digests via {args.digest_via}; machine load {figures['load_mean']} (1-min mean)"
+        + (
+            f"; time-lapse: {args.days_per_minute:g} simulated days a minute "
+            f"({args.days_per_minute * appending / 60:.0f} days of mail)"
+            if args.days_per_minute > 0
+            else ""
+        )
     )
     if rss:
         say(
