@@ -114,13 +114,13 @@ def test_a_kept_flag_row_is_written_anew_when_the_flag_changed() -> None:
     memo = LiveMemo()
     flag = Flag("canned", 7, "medium", "The same reply text was sent 2 times", {"similar_replies": [1]}, ("<a>",))
     first = memo.row(flag, "v1")
-    memo.keep({"canned:7": first})
+    memo.keep([first])
     assert memo.row(replace(flag, evidence={"similar_replies": [1]}), "v1") is first  # equal: the row is kept
-    memo.keep({"canned:7": first})
+    memo.keep([first])
     grown = Flag("canned", 7, "medium", "The same reply text was sent 3 times", {"similar_replies": [1, 2]}, ())
     row = memo.row(grown, "v1")
     assert row["explanation"] == grown.explanation and row["evidence_json"] == '{"similar_replies": [1, 2]}'
-    memo.keep({"canned:7": row})
+    memo.keep([row])
     assert memo.row(grown, "v2")["rules_version"] == "v2"  # other rules: a new row
 
 

@@ -50,6 +50,8 @@ class WindowFlags:
 
 # Derives the windows of the store at a path, perhaps in other processes; results in window order.
 DeriveWindows = Callable[[Path, Sequence[Window], datetime], Iterable[WindowFlags]]
+# Reads the views of mail dated in [since, until) with new text capped at a length.
+LoadViews = Callable[[str | None, str | None, int], list[MessageView]]
 
 
 class Readings:
@@ -188,14 +190,17 @@ class FlagEngine:
         """The flags of the mail dated in one window, read with its context from the store."""
         if not alone:
             self._readings.clear()  # a backfill's windows share little: keep memory to one window's readings
+        return self._window_rows(window, now, lambda *span: load_views(store, *span), flag_row)
+
+    def _window_rows(
+        self, window: Window, now: datetime, load: LoadViews, to_row: Callable[[Flag, str], dict[str, object]]
+    ) -> WindowFlags:
         end = window.end
-        views = load_views(
-            store, _utc(window.start - window.context), _utc(end + window.context if end else None), MAX_TEXT_CHARS
-        )
+        views = load(_utc(window.start - window.context), _utc(end + window.context if end else None), MAX_TEXT_CHARS)
         flags = self.derive(views, now)
         scope = [v.id for v in views if v.date >= window.start and (end is None or v.date < end)]
         in_scope = set(scope)
-        rows = {flag_key(f): flag_row(f, self.ruleset.version) for f in flags if f.message in in_scope}
+        rows = {flag_key(f): to_row(f, self.ruleset.version) for f in flags if f.message in in_scope}
         return WindowFlags(scope, list(rows.values()))
 
     def recompute_after(
@@ -211,18 +216,13 @@ class FlagEngine:
             return self.recompute(store, now, since=start, derive_windows=derive_windows)
         # The daemon's case, after every arrival: the one window recompute would derive (window_flags,
         # alone), from the views and flag rows of the last derivation wherever they did not change.
-        window, live = windows[0], self._live
-        end = window.end
-        views = live.views.load(
-            store, _utc(window.start - window.context), _utc(end + window.context if end else None), MAX_TEXT_CHARS
-        )
-        flags = self.derive(views, now)
-        scope = [v.id for v in views if v.date >= window.start and (end is None or v.date < end)]
-        in_scope = set(scope)
-        rows = {flag_key(f): live.row(f, self.ruleset.version) for f in flags if f.message in in_scope}
-        live.keep(rows)
-        store.replace_flags(scope, list(rows.values()))
-        return len(rows)
+        # The daemon's case, after every arrival: one window, derived from the views and flag rows of
+        # the last derivation wherever they did not change.
+        live = self._live
+        derived = self._window_rows(windows[0], now, lambda *span: live.views.load(store, *span), live.row)
+        live.keep(derived.rows)
+        store.replace_flags(derived.scope, derived.rows)
+        return len(derived.rows)
 
 
 class LiveMemo:
@@ -245,9 +245,9 @@ class LiveMemo:
         self._used[key] = last
         return last[2]
 
-    def keep(self, rows: dict[str, dict[str, object]]) -> None:
+    def keep(self, rows: Sequence[dict[str, object]]) -> None:
         """Keep the rows of this derivation (only those: memory stays at one window's flags)."""
-        self._rows = {key: self._used[key] for key in rows}
+        self._rows = {key: self._used[key] for key in (str(row["key"]) for row in rows)}
         self._used = {}
 
 
