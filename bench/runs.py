@@ -32,6 +32,7 @@ class Run:
     peak_rss_mb: float
     status: int
     cpu_seconds: float = 0.0  # user + system: less sensitive than wall time to a busy machine
+    children_peak_rss_mb: float = 0.0  # the largest VmHWM of a process it forked (triage's workers)
 
 
 def run_timed(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> Run:
@@ -52,25 +53,45 @@ def run_timed(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = No
         peak.join()
     process.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it; tell Popen
     rss = peak.megabytes or usage.ru_maxrss / 1024
-    return Run(seconds, rss, process.returncode, usage.ru_utime + usage.ru_stime)
+    return Run(seconds, rss, process.returncode, usage.ru_utime + usage.ru_stime, peak.children_megabytes)
 
 
 class PeakWatcher(threading.Thread):
-    """Reads a process's VmHWM (its own peak RSS since exec) every 50 ms until stopped."""
+    """Reads a process's VmHWM (its own peak RSS since exec) every 50 ms until stopped, and its
+    children's (a forked worker's VmHWM counts from the fork, pages shared with its parent included)."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.stop, self.megabytes = pid, threading.Event(), 0.0
+        self.pid, self.stop, self.megabytes, self.children_megabytes = pid, threading.Event(), 0.0, 0.0
 
     def run(self) -> None:
-        path = Path(f"/proc/{self.pid}/status")
         while not self.stop.wait(0.05):
-            try:
-                found = re.search(r"^VmHWM:\s+(\d+) kB", path.read_text(), re.MULTILINE)
-            except OSError:
+            own = peak_megabytes(self.pid)
+            if own is None:
                 return
-            if found:  # the last value read is the peak: VmHWM only grows
-                self.megabytes = max(self.megabytes, int(found.group(1)) / 1024)
+            self.megabytes = max(self.megabytes, own)
+            for child in children_of(self.pid):
+                self.children_megabytes = max(self.children_megabytes, peak_megabytes(child) or 0.0)
+
+
+def peak_megabytes(pid: int) -> float | None:
+    """A process's VmHWM in MB; None once it is gone."""
+    try:
+        found = re.search(r"^VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.MULTILINE)
+    except OSError:
+        return None
+    return int(found.group(1)) / 1024 if found else 0.0
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes `pid` forked (any of its threads), from /proc."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return children
 
 
 def toml_value(value: Any) -> str:
