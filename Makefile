@@ -41,7 +41,9 @@ bench: $(BIN)/.installed
 
 # The soak run (bench/README.md): the daemon under IDLE receives mail at a steady rate (2/s) for
 # 10 minutes while a digest goes out every minute to an in-process SMTP server; memory over time,
-# latency, errors, digests, exactly-once. Needs root and Dovecot. Shorter: SOAK_ARGS="--minutes 1".
+# latency, errors, digests, exactly-once. Mail is dated 10 simulated days later per minute, so the
+# weeks the daemon re-derives slide as they do over months. Needs root and Dovecot.
+# Shorter: SOAK_ARGS="--minutes 1"; real time: SOAK_ARGS="--days-per-minute 0".
 .PHONY: soak
 soak: $(BIN)/.installed
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)

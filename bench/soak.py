@@ -20,7 +20,8 @@ the daemon also reloads its config and rules every minute, reconnecting its watc
 Either way the daemon also sends the due digest when it starts. The SMTP server is aiosmtpd,
 in this process, on loopback.
 
-Time-lapse (--days-per-minute D): mail time runs D days ahead for every real minute. Each
+Time-lapse (--days-per-minute D, default 10; 0 for real time): mail time runs D days ahead for
+every real minute. Each
 APPENDed message is dated in that simulated time (Date header and INTERNALDATE): fresh mail keeps
 its offset from "now" but "now" is simulated, and live messages follow up questions of the last
 few simulated days (the mailbox's recent questions first, then the soak's own). The daemon
@@ -98,9 +99,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--days-per-minute",
         type=float,
-        default=0.0,
+        default=10.0,
         help="time-lapse: APPENDed mail is dated this many simulated days later for every real minute "
-        "(Date and INTERNALDATE), so the window the daemon re-derives slides (default 0: real time)",
+        "(Date and INTERNALDATE), so the window the daemon re-derives slides (default 10; 0: real time)",
     )
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between RSS samples (default 10)")
     parser.add_argument("--seed", type=int, default=20261, help="mailbox generator seed")
