@@ -148,6 +148,29 @@ def test_a_flag_window_that_fails_in_a_worker_is_an_error_of_the_recompute(
     store.close()
 
 
+def test_flag_windows_are_submitted_a_few_ahead_not_all_at_once(tmp_path: Path, analyzer: Analyzer) -> None:
+    """This process holds a finished window's flags until it writes them: later windows must not pile up."""
+    submitted: list[Any] = []
+
+    class Recording:  # stands in for the process pool: records what was submitted when
+        def submit(self, function: Any, path: Path, window: Any, now: datetime) -> Future[Any]:
+            submitted.append(window)
+            done: Future[Any] = Future()
+            done.set_result(f"flags of {window}")
+            return done
+
+    with WorkerPool(config_for(tmp_path / "t.sqlite"), analyzer, 2) as pool:
+        real, pool._pool = pool._pool, Recording()  # type: ignore[assignment]
+        try:
+            delivered = pool.derive_windows(tmp_path / "t.sqlite", list(range(10)), datetime.now(UTC))  # type: ignore[arg-type]
+            assert next(delivered) == "flags of 0"
+            assert len(submitted) <= 3  # the window awaited and one per worker
+            assert list(delivered) == [f"flags of {n}" for n in range(1, 10)]
+            assert submitted == list(range(10))
+        finally:
+            pool._pool = real
+
+
 def test_batches_already_prepared_are_delivered_before_a_failed_fetch() -> None:
     def submitted() -> Iterator[tuple[int, Future[int]]]:
         for number in range(3):

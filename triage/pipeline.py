@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from triage.analyze import Analyzer, classify_row, derived_rows
-from triage.capture import PreparedBatch, completed, to_captured
+from triage.capture import PreparedBatch, completed, in_order, to_captured
 from triage.config import Config
 from triage.flagging import DeriveWindows, Window, WindowFlags
 from triage.model import FolderRole, RawMail
@@ -140,7 +140,7 @@ class WorkerPool:
 
     def __init__(self, config: Config, analyzer: Analyzer, workers: int) -> None:
         global _inherited
-        self.config, self.analyzer = config, analyzer
+        self.config, self.analyzer, self.workers = config, analyzer, workers
         _inherited = (config, analyzer)
         self._pool = ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("fork"), initializer=_end_with, initargs=(os.getpid(),)
@@ -150,18 +150,19 @@ class WorkerPool:
         return self._pool.submit(_prepare_in_worker, raws, role)
 
     def derive_windows(self, store_path: Path, windows: Sequence[Window], now: datetime) -> Iterator[WindowFlags]:
-        """Flag windows derived in the workers, all submitted at once, delivered in order.
+        """Flag windows derived in the workers, delivered in order, a few submitted ahead.
 
         Each worker holds one window's mail at a time, so a backfill's flags take both cores and
-        the memory of a window per worker, never the whole mailbox.
+        the memory of a window per worker, never the whole mailbox. Only `workers` windows are
+        submitted beyond the one awaited: this process holds the flags of a finished window until
+        it is written, and with all windows submitted at once those of later windows piled up
+        while an earlier one took longer (100,000 messages: this process's peak RSS 323 MB).
         """
-        futures = [self._pool.submit(_window_flags_in_worker, store_path, window, now) for window in windows]
-        try:
-            for future in futures:
-                yield future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+        submitted = (
+            (window, self._pool.submit(_window_flags_in_worker, store_path, window, now)) for window in windows
+        )
+        for _, flags in in_order(submitted, self.workers):
+            yield flags
 
     def close(self) -> None:
         self._pool.shutdown(cancel_futures=True)
