@@ -419,6 +419,40 @@ def test_health_shows_last_sync_stale_mailboxes_and_oauth_failures(box: MailBox,
     assert not {f.folder for f in relaxed.health.folders if f.account == "support" and f.stale}
 
 
+def recovered(store: Store, error: str, failed: datetime, cleared: datetime) -> None:
+    """The inbox failed at `failed` and synced again at `cleared` (as Store.mark_synced records it)."""
+    store.db.execute(
+        "UPDATE folder_state SET last_error = NULL, last_error_at = ?, recovered_error = ?, recovered_at = ? "
+        "WHERE account = 'support' AND role = 'inbox'",
+        (failed.isoformat(), error, cleared.isoformat()),
+    )
+
+
+def test_health_shows_an_error_the_folder_recovered_from_in_the_period(box: MailBox) -> None:
+    error = "support: fetching messages failed: connection reset by peer <b>&amp;</b>"
+    recovered(box.store, error, END - timedelta(hours=3), END - timedelta(hours=2))
+    digest = build_digest(box.store, START, END, CONFIG, NOW)
+    inbox = next(f for f in digest.health.folders if (f.account, f.folder) == ("support", "inbox"))
+    assert (inbox.last_error, inbox.recovered_error) == (None, error)
+    assert inbox.recovered_at == END - timedelta(hours=2)
+    text = " ".join(render_text(digest).split())  # wrapped at 78 columns
+    assert re.search(r"recovered .* from an error at .*: support: fetching messages failed", text), text
+    assert "recovered" in render_markdown(digest) and "connection reset by peer" in render_markdown(digest)
+    html = render_html(digest)
+    assert "Recovered (" in html and "connection reset by peer &lt;b&gt;&amp;amp;&lt;/b&gt;" in html
+    health = {(f["account"], f["folder"]): f for f in json.loads(render_json(digest))["health"]["folders"]}
+    assert health["support", "inbox"]["recovered_error"] == error
+    assert health["support", "inbox"]["recovered_at"] == (END - timedelta(hours=2)).isoformat()
+
+
+def test_health_leaves_out_an_episode_that_ended_before_the_period(box: MailBox) -> None:
+    recovered(box.store, "connection reset by peer", START - timedelta(days=2), START - timedelta(days=1))
+    digest = build_digest(box.store, START, END, CONFIG, NOW)
+    inbox = next(f for f in digest.health.folders if (f.account, f.folder) == ("support", "inbox"))
+    assert (inbox.recovered_error, inbox.recovered_at) == (None, None)
+    assert "connection reset" not in render_text(digest) + render_html(digest) + render_markdown(digest)
+
+
 def test_volumes_per_topic_against_the_previous_period(digest: Digest) -> None:
     topics = {v.topic: (v.count, v.previous, v.change, v.change_percent) for v in digest.volumes.topics}
     assert topics == {

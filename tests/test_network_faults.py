@@ -154,10 +154,12 @@ def assert_backoff(streak: Sequence[Failure]) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Status:
-    """What `triage status` shows, as text and as JSON (folders by "account/role")."""
+    """What `triage status` shows, as text and as JSON (folders by "account/role"), and the health
+    section of `triage digest` (JSON, folders by "account/folder")."""
 
     text: str
     folders: dict[str, dict[str, Any]]
+    digest_health: dict[str, dict[str, Any]]
 
     def assert_failing(self, folder: str, error: str) -> None:
         """While the fault lasts, status shows the error, with its time."""
@@ -167,6 +169,8 @@ class Status:
         # The watchers keep retrying, so the text may show a later attempt than the JSON.
         shown = re.search(rf"^{account} +{role} .*\n    last error \(20[-\d]+T[\d:]+\+00:00\): (.*)$", self.text, re.M)
         assert shown and error in shown[1], self.text
+        health = self.digest_health[folder]
+        assert health["last_error"] and error in health["last_error"], health
 
     def assert_recovered(self, folder: str, error: str) -> None:
         """After recovery, status still shows the episode: the error, when it happened, when it cleared."""
@@ -176,6 +180,10 @@ class Status:
         assert row["last_error_at"] <= row["recovered_at"] <= row["last_sync"], row
         shown = f"recovered {row['recovered_at']} from an error at {row['last_error_at']}: {row['recovered_error']}"
         assert shown in self.text, self.text
+        # The digest's health section shows it too: healthy, and what it recovered from, and when.
+        health = self.digest_health[folder]
+        assert health["last_error"] is None and health["recovered_error"] == row["recovered_error"], health
+        assert health["recovered_at"] == row["recovered_at"], health
 
 
 def triage_status(config: Path) -> Status:
@@ -184,7 +192,10 @@ def triage_status(config: Path) -> Status:
     for run in (text, done):
         assert run.returncode in (0, 1), run.stderr  # 1: a folder never synced (stale), for monitoring
     folders = {f"{row['account']}/{row['role']}": row for row in json.loads(done.stdout)["folders"]}
-    return Status(text.stdout, folders)
+    digest = run_triage(config, "digest", "--since", "24h", "--format", "json")
+    assert digest.returncode == 0, digest.stderr
+    health = json.loads(digest.stdout)["health"]["folders"]
+    return Status(text.stdout, folders, {f"{f['account']}/{f['folder']}": f for f in health})
 
 
 def no_errors(store: Path) -> bool:

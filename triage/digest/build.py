@@ -90,7 +90,7 @@ def build_digest(
         generated_at=now,
         flagged_message_ids=tuple(dict.fromkeys(f["message_id"] for f in flags)),
         flags=flag_index(flags, flagged),
-        health=health(store.status_rows(), config.accounts, store.state(), now, stale),
+        health=health(store.status_rows(), config.accounts, store.state(), now, stale, since=period.start),
         volumes=_volumes(store, period),
         flagged_replies=flagged_replies(shown, flagged, linked, mask),
         repeat_contacts=repeat_contacts(shown, flagged, linked, replied, mask),
@@ -170,23 +170,31 @@ def highest(severities: Iterable[str]) -> str:
 
 
 def health(
-    rows: Sequence[Row], accounts: Sequence[AccountConfig], state: Mapping[str, Row], now: datetime, stale_hours: float
+    rows: Sequence[Row],
+    accounts: Sequence[AccountConfig],
+    state: Mapping[str, Row],
+    now: datetime,
+    stale_hours: float,
+    since: datetime | None = None,
 ) -> Health:
-    """Every folder the store knows and every configured one (never synced counts as stale)."""
+    """Every folder the store knows and every configured one (never synced counts as stale), with
+    the error episodes they recovered from since `since` (the period's start)."""
     known = {(row["account"], row["role"]): row for row in rows}
     for account in accounts:
         for role, mailbox in (("inbox", account.inbox), ("sent", account.sent)):
             if mailbox is not None and (account.name, role) not in known:
                 known[(account.name, role)] = {"account": account.name, "role": role, "mailbox": mailbox}
-    folders = tuple(folder_health(known[key], now, stale_hours) for key in sorted(known))
+    folders = tuple(folder_health(known[key], now, stale_hours, since) for key in sorted(known))
     reload_error = state.get("reload_error", {}).get("value")
     return Health(stale_hours, folders, reload_error or None)
 
 
-def folder_health(row: Row, now: datetime, stale_hours: float) -> FolderHealth:
+def folder_health(row: Row, now: datetime, stale_hours: float, since: datetime | None = None) -> FolderHealth:
     last_sync = _parse_time(row.get("last_sync"))
     hours = None if last_sync is None else round((now - last_sync).total_seconds() / 3600, 1)
     error = row.get("last_error") or None
+    recovered_at = _parse_time(row.get("recovered_at"))
+    recent = recovered_at is not None and (since is None or recovered_at >= since)
     return FolderHealth(
         account=row["account"],
         folder=row["role"],
@@ -198,6 +206,8 @@ def folder_health(row: Row, now: datetime, stale_hours: float) -> FolderHealth:
         last_error=error,
         last_error_at=_parse_time(row.get("last_error_at")),
         oauth_failure=bool(error and OAUTH.search(error)),
+        recovered_error=(row.get("recovered_error") or None) if recent else None,
+        recovered_at=recovered_at if recent else None,
     )
 
 

@@ -31,6 +31,10 @@ class FolderHealth:
     last_error: str | None
     last_error_at: datetime | None
     oauth_failure: bool  # the last error is about OAuth, XOAUTH2 or a token
+    # An error the folder recovered from during the digest's period (a dropped connection, a
+    # restarted server): healthy now, but the lead sees that it happened and when.
+    recovered_error: str | None = None
+    recovered_at: datetime | None = None
 
 
 @dataclass(frozen=True)

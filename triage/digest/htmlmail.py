@@ -369,14 +369,17 @@ def health_row(folder: FolderHealth, stale_hours: float, where: tzinfo) -> Html:
         tag("td", sync, style=TD),
         tag("td", join(badges, SPACE), style=TD + "text-align:right;"),
     )
-    if not folder.last_error:
+    if folder.last_error:
+        label, text = muted(f"Last error ({when(folder.last_error_at, where)}): ", "color:#991b1b;"), folder.last_error
+    elif folder.recovered_error:
+        moments = (
+            f"Recovered ({when(folder.recovered_at, where)}) from an error ({when(folder.last_error_at, where)}): "
+        )
+        label, text = muted(moments), folder.recovered_error
+    else:
         return row
     error = tag(
-        "td",
-        muted(f"Last error ({when(folder.last_error_at, where)}): ", "color:#991b1b;"),
-        tag("span", folder.last_error, style=f"{SMALL}color:#7f1d1d;"),
-        colspan="4",
-        style=f"{TD}padding-top:0;",
+        "td", label, tag("span", text, style=f"{SMALL}color:#7f1d1d;"), colspan="4", style=f"{TD}padding-top:0;"
     )
     return join([row, tag("tr", error)])
 

@@ -101,6 +101,9 @@ def text_health(digest: Digest, where: tzinfo) -> Iterator[str]:
         )
         if f.last_error:
             yield from wrapped(f"last error {when(f.last_error_at, where)}: {f.last_error}")
+        elif f.recovered_error:
+            episode = f"recovered {when(f.recovered_at, where)} from an error at {when(f.last_error_at, where)}"
+            yield from wrapped(f"{episode}: {f.recovered_error}")
     if health.reload_error:
         yield from wrapped(f"Last reload FAILED, old config and rules still running: {health.reload_error}", "")
 
@@ -244,7 +247,8 @@ def md_health(digest: Digest, where: tzinfo, has_previous: bool) -> list[str]:
             f.mailbox or "-",
             f"{when(f.last_sync, where)} ({hours_ago(f.hours_since_sync)})",
             ", ".join(s for s, on in (("STALE", f.stale), ("OAUTH FAILURE", f.oauth_failure)) if on) or "OK",
-            f.last_error or "",
+            f.last_error
+            or (f"recovered {when(f.recovered_at, where)}: {f.recovered_error}" if f.recovered_error else ""),
         )
         for f in digest.health.folders
     ]
