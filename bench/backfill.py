@@ -147,6 +147,8 @@ def report_backfill(mbsync: list[Run], triage: list[Run], done: WorkDone, messag
     say(f"  triage peak RSS    {rss:8.0f} MB  ({verdict} {TARGET_RSS_MB:.0f} MB; the target applies at 100,000)")
     workers = max(r.children_peak_rss_mb for r in triage)
     say(f"  worker peak RSS    {workers:8.0f} MB  (the largest worker process; pages shared with triage count in both)")
+    family = max(r.family_peak_pss_mb for r in triage)
+    say(f"  together, peak PSS {family:8.0f} MB  (triage and its workers: a shared page counts once)")
     say(f"  mbsync peak RSS    {max(r.peak_rss_mb for r in mbsync):8.0f} MB")
     say("\nwork done by the last backfill (checked every round):")
     say(

@@ -33,6 +33,7 @@ class Run:
     status: int
     cpu_seconds: float = 0.0  # user + system: less sensitive than wall time to a busy machine
     children_peak_rss_mb: float = 0.0  # the largest VmHWM of a process it forked (triage's workers)
+    family_peak_pss_mb: float = 0.0  # the peak of its PSS plus its children's: their memory together
 
 
 def run_timed(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> Run:
@@ -53,25 +54,49 @@ def run_timed(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = No
         peak.join()
     process.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it; tell Popen
     rss = peak.megabytes or usage.ru_maxrss / 1024
-    return Run(seconds, rss, process.returncode, usage.ru_utime + usage.ru_stime, peak.children_megabytes)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, rss, process.returncode, cpu, peak.children_megabytes, peak.family_megabytes)
 
 
 class PeakWatcher(threading.Thread):
     """Reads a process's VmHWM (its own peak RSS since exec) every 50 ms until stopped, and its
-    children's (a forked worker's VmHWM counts from the fork, pages shared with its parent included)."""
+    children's (a forked worker's VmHWM counts from the fork, pages shared with its parent included).
+
+    Every FAMILY_EVERY samples it also adds up the PSS of the process and its children: a page
+    shared by n of them counts 1/n in each, so the sum is what they hold together, which neither
+    the parent's RSS nor a worker's (each counting the shared pages whole) says.
+    """
+
+    FAMILY_EVERY = 5  # smaps_rollup walks the page tables: every 250 ms is enough
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.stop, self.megabytes, self.children_megabytes = pid, threading.Event(), 0.0, 0.0
+        self.pid, self.stop = pid, threading.Event()
+        self.megabytes = self.children_megabytes = self.family_megabytes = 0.0
 
     def run(self) -> None:
+        sample = 0
         while not self.stop.wait(0.05):
             own = peak_megabytes(self.pid)
             if own is None:
                 return
             self.megabytes = max(self.megabytes, own)
-            for child in children_of(self.pid):
+            children = children_of(self.pid)
+            for child in children:
                 self.children_megabytes = max(self.children_megabytes, peak_megabytes(child) or 0.0)
+            sample += 1
+            if sample % self.FAMILY_EVERY == 0:
+                family = sum(pss_megabytes(p) for p in [self.pid, *children])
+                self.family_megabytes = max(self.family_megabytes, family)
+
+
+def pss_megabytes(pid: int) -> float:
+    """A process's proportional set size in MB (0 once it is gone)."""
+    try:
+        found = re.search(r"^Pss:\s+(\d+) kB", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.MULTILINE)
+    except OSError:
+        return 0.0
+    return int(found.group(1)) / 1024 if found else 0.0
 
 
 def peak_megabytes(pid: int) -> float | None:
