@@ -216,8 +216,6 @@ class FlagEngine:
             return self.recompute(store, now, since=start, derive_windows=derive_windows)
         # The daemon's case, after every arrival: the one window recompute would derive (window_flags,
         # alone), from the views and flag rows of the last derivation wherever they did not change.
-        # The daemon's case, after every arrival: one window, derived from the views and flag rows of
-        # the last derivation wherever they did not change.
         live = self._live
         derived = self._window_rows(windows[0], now, lambda *span: live.views.load(store, *span), live.row)
         live.keep(derived.rows)
