@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import random
 import signal
@@ -19,7 +18,7 @@ from triage.capture import AfterBatch, capture_folder
 from triage.config import AccountConfig, Config, ConfigError, load_config
 from triage.credentials import OAuth2Token
 from triage.model import FolderRole
-from triage.pipeline import preparer_for
+from triage.pipeline import preparer_for, settle_memory
 from triage.rules import RulesError
 from triage.sources.imap import ImapAuthError, ImapError, ImapSession
 from triage.store import Store, StoreError, open_store
@@ -168,19 +167,6 @@ class FlagWorker(threading.Thread):
                 self.stop.wait(self.RETRY_SECONDS)
         if store is not None:
             store.close()
-
-
-def settle_memory() -> None:
-    """Leave what is loaded by now (rules, language pipelines) out of the garbage collector's rounds.
-
-    A full collection walked the millions of objects the pipelines hold: 80 ms at a time, every
-    few derivations, on whichever thread was working, while a message waited to be stored or
-    flagged. They live as long as the daemon (or its rules) anyway; memory freed by reference
-    counting is freed as before.
-    """
-    gc.unfreeze()  # what was settled before may be garbage now (the rules before a reload)
-    gc.collect()
-    gc.freeze()
 
 
 def analyze_after_batch(current: Callable[[], Analyzer]) -> AfterBatch:
