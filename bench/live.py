@@ -16,7 +16,6 @@ timeout are counted and reported, never silently dropped from the percentiles.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import threading
@@ -28,7 +27,7 @@ from pathlib import Path
 from bigmailbox import MailboxGenerator, Question
 from dovecot import Dovecot
 from imapclient import IMAPClient
-from runs import TRIAGE, query, triage_env
+from runs import TRIAGE, peak_megabytes, query, triage_env
 
 STATES = ("stored", "classified", "flagged")
 
@@ -130,7 +129,8 @@ def stop_daemon(process: subprocess.Popen[bytes]) -> float:
     The peak is the daemon's own VmHWM, read before it stops: wait4()'s ru_maxrss also counts the
     benchmark process it was forked from (before exec), which holds a whole mailbox after the stages.
     """
-    peak = _peak_rss_mb(process.pid)
+    peak = peak_megabytes(process.pid)
+    peak = float("nan") if peak is None else peak
     process.send_signal(signal.SIGTERM)
     try:
         _, status, _ = os.wait4(process.pid, 0)
@@ -138,15 +138,6 @@ def stop_daemon(process: subprocess.Popen[bytes]) -> float:
         return peak
     process.returncode = os.waitstatus_to_exitcode(status)
     return peak
-
-
-def _peak_rss_mb(pid: int) -> float:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return float("nan")
-    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
-    return int(found.group(1)) / 1024 if found else float("nan")
 
 
 def measure_live(

@@ -92,17 +92,18 @@ class PeakWatcher(threading.Thread):
 
 def pss_megabytes(pid: int) -> float:
     """A process's proportional set size in MB (0 once it is gone)."""
-    try:
-        found = re.search(r"^Pss:\s+(\d+) kB", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.MULTILINE)
-    except OSError:
-        return 0.0
-    return int(found.group(1)) / 1024 if found else 0.0
+    return proc_megabytes(pid, "smaps_rollup", "Pss") or 0.0
 
 
 def peak_megabytes(pid: int) -> float | None:
-    """A process's VmHWM in MB; None once it is gone."""
+    """A process's VmHWM (its peak RSS) in MB; None once it is gone."""
+    return proc_megabytes(pid, "status", "VmHWM")
+
+
+def proc_megabytes(pid: int, file: str, name: str) -> float | None:
+    """A "Name: N kB" field of /proc/PID/FILE in MB; None once the process is gone (0 without the field)."""
     try:
-        found = re.search(r"^VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.MULTILINE)
+        found = re.search(rf"^{name}:\s+(\d+) kB", Path(f"/proc/{pid}/{file}").read_text(), re.MULTILINE)
     except OSError:
         return None
     return int(found.group(1)) / 1024 if found else 0.0
