@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -38,11 +40,20 @@ def test_status_exits_1_when_a_folder_never_synced(tmp_path: Path) -> None:
     assert "STALE: support/inbox: last sync never" in result.output
 
 
+def age_syncs(tmp_path: Path, hours: float) -> None:
+    """Move every folder's last sync back in time, so staleness does not depend on the clock's ticking."""
+    past = (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="seconds")
+    with sqlite3.connect(tmp_path / "t.sqlite") as db:
+        db.execute("UPDATE folder_state SET last_sync = ?", (past,))
+    db.close()
+
+
 def test_status_exits_0_after_a_recent_sync_and_1_once_it_is_too_old(tmp_path: Path) -> None:
     sync_both(tmp_path)
     assert CliRunner().invoke(main, ["status", "--config", str(write(tmp_path, 6))]).exit_code == 0
-    too_strict = CliRunner().invoke(main, ["status", "--config", str(write(tmp_path, 0.00001))])
-    assert too_strict.exit_code == 1 and "STALE: support/sent" in too_strict.output
+    age_syncs(tmp_path, 7)
+    too_old = CliRunner().invoke(main, ["status", "--config", str(write(tmp_path, 6))])
+    assert too_old.exit_code == 1 and "STALE: support/sent" in too_old.output
 
 
 def test_metrics_endpoint_serves_messages_flags_lag_and_errors(tmp_path: Path) -> None:
