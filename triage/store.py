@@ -220,9 +220,11 @@ class Store:
         new: list[int] = []
         classified: list[dict[str, Any]] = []
         topic_rows: list[dict[str, Any]] = []
+        locations: list[tuple[str, str, int, int, int]] = []
+        now = utc_now()
         with self._writing("; the batch was not stored (nor its checkpoint) and is fetched again when capture retries"):
             for index, item in enumerate(items):
-                message, inserted = self._insert_message(account, item)
+                message, inserted = self._insert_message(account, item, now)
                 if inserted:
                     new.append(message)
                     derived = topics[index] if topics is not None else None
@@ -230,16 +232,27 @@ class Store:
                         classified.append(derived[0] | {"message": message})
                         topic_rows += [row | {"message": message} for row in derived[1]]
                 if item.uid is not None and checkpoint is not None:
-                    self.db.execute(
-                        "INSERT OR IGNORE INTO locations (account, role, uidvalidity, uid, message) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (account, item.role.value, checkpoint.uidvalidity, item.uid, message),
-                    )
-            if classified:
-                self.replace_topics(classified, topic_rows)
+                    locations.append((account, item.role.value, checkpoint.uidvalidity, item.uid, message))
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO locations (account, role, uidvalidity, uid, message) VALUES (?, ?, ?, ?, ?)",
+                locations,
+            )
+            # The messages are new in this transaction, so they have no derived rows to replace.
+            self._insert_rows("classifications", classified)
+            self._insert_rows("message_topics", topic_rows)
             if checkpoint is not None:
                 self._write_checkpoint(checkpoint)
         return new
+
+    def _insert_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """INSERT rows that share their columns, in one statement run for each."""
+        if not rows:
+            return
+        columns = list(rows[0])
+        self.db.conn.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [tuple(row[column] for column in columns) for row in rows],
+        )
 
     @contextmanager
     def _writing(self, consequence: str = "; nothing of this change was written") -> Iterator[None]:
@@ -279,8 +292,8 @@ class Store:
                 self.db.execute("ROLLBACK")
             raise
 
-    def _insert_message(self, account: str, item: Captured) -> tuple[int, bool]:
-        row = message_row(account, item)
+    def _insert_message(self, account: str, item: Captured, now: str) -> tuple[int, bool]:
+        row = message_row(account, item, now)
         cursor = self.db.execute(
             f"INSERT OR IGNORE INTO messages ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
             list(row.values()),
@@ -289,7 +302,7 @@ class Store:
             message = int(cursor.lastrowid or 0)
             self.db.execute(
                 "INSERT INTO raw (message, raw, stored_at) VALUES (?, ?, ?)",
-                (message, item.raw, utc_now()),
+                (message, item.raw, now),
             )
             return message, True
         found = self.db.execute("SELECT id FROM messages WHERE dedupe_key = ?", (row["dedupe_key"],)).fetchone()
@@ -481,14 +494,14 @@ class Store:
                 for row in self.db.execute(f"SELECT key FROM flags WHERE message IN ({marks})", chunk).fetchall():
                     if row[0] not in keys:
                         self.db.execute("DELETE FROM flags WHERE key = ?", (row[0],))
-            for flag in flags:
-                self.db.execute(
-                    "INSERT INTO flags (key, kind, message, severity, explanation, evidence_json, related_json, "
-                    "rules_version, first_seen, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET severity = excluded.severity, "
-                    "explanation = excluded.explanation, evidence_json = excluded.evidence_json, "
-                    "related_json = excluded.related_json, rules_version = excluded.rules_version, "
-                    "updated_at = excluded.updated_at",
+            self.db.conn.executemany(
+                "INSERT INTO flags (key, kind, message, severity, explanation, evidence_json, related_json, "
+                "rules_version, first_seen, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET severity = excluded.severity, "
+                "explanation = excluded.explanation, evidence_json = excluded.evidence_json, "
+                "related_json = excluded.related_json, rules_version = excluded.rules_version, "
+                "updated_at = excluded.updated_at",
+                [
                     (
                         flag["key"],
                         flag["kind"],
@@ -500,8 +513,10 @@ class Store:
                         flag["rules_version"],
                         now,
                         now,
-                    ),
-                )
+                    )
+                    for flag in flags
+                ],
+            )
 
     FLAG_QUERY = (
         "SELECT f.*, m.message_id, m.subject, m.from_addr, m.date, m.direction, "
@@ -739,8 +754,8 @@ def _dated_messages(since_utc: str | None, until_utc: str | None, columns: Seque
     return f"SELECT {', '.join(columns)} FROM messages WHERE {where} ORDER BY date_utc, id", params
 
 
-def message_row(account: str, item: Captured) -> dict[str, Any]:
-    """The messages-table row for a parsed or quarantined message."""
+def message_row(account: str, item: Captured, now: str | None = None) -> dict[str, Any]:
+    """The messages-table row for a parsed or quarantined message (captured `now`, or this moment)."""
     parsed = item.parsed
     base: dict[str, Any] = {
         "dedupe_key": parsed.content_hash,
@@ -748,7 +763,7 @@ def message_row(account: str, item: Captured) -> dict[str, Any]:
         "folder": item.role.value,
         "direction": item.direction.value,
         "size": item.size,
-        "captured_at": utc_now(),
+        "captured_at": now or utc_now(),
     }
     if isinstance(parsed, Unparsable):
         return base | {
