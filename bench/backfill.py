@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bigmailbox import MailboxGenerator, write_maildir
 from dovecot import MAIL_GID, MAIL_UID, Dovecot, dovecot_missing, write_mbsyncrc
 from live import LiveResult, measure_live, percentile
-from pyspy_profile import Profile, py_spy_missing, record, summarise
+from pyspy_profile import Profile, Samples, py_spy_missing, record, summarise
 from runs import PASSWORD_ENV, Run, WorkDone, run_mbsync, run_triage_once, work_done, write_triage_config
 from stages import Stage, fetch_imapclient, measure_stages
 
@@ -187,17 +187,27 @@ def report_live(result: LiveResult) -> None:
 
 
 def report_profile(profile: Profile) -> None:
-    total = profile.samples or 1
-    say(f"\nprofile of one backfill (py-spy, {profile.run.seconds:.1f} s wall, {profile.samples} samples)")
+    seconds = profile.run.seconds
+    say(f"\nprofile of one backfill (py-spy, {seconds:.1f} s wall)")
     say(f"  collapsed stacks: {profile.raw_path} (open in https://www.speedscope.app)")
-    for name, count in profile.phases:
-        say(f"  {name:<48} {100 * count / total:5.1f} %  {count / total * profile.run.seconds:7.1f} s")
-    say("  inside (inclusive):")
-    for name, count in profile.steps:
-        say(f"    {name:<56} {100 * count / total:5.1f} %")
-    say("  hottest functions (self):")
-    for name, count in profile.top_self:
-        say(f"    {name:<72} {100 * count / total:5.1f} %")
+    report_samples("main process (fetch, store, write flags)", profile.main, seconds)
+    if profile.workers.samples:
+        kind = f"{profile.worker_count} worker processes together (parse, classify, derive flag windows)"
+        report_samples(kind, profile.workers, seconds * profile.worker_count)
+
+
+def report_samples(kind: str, samples: Samples, seconds: float) -> None:
+    """One kind of process's phases, steps and hottest functions; `seconds`: its wall time summed."""
+    total = samples.samples or 1
+    say(f"  {kind}: {samples.samples} samples")
+    for name, count in samples.phases:
+        say(f"    {name:<48} {100 * count / total:5.1f} %  {count / total * seconds:7.1f} s")
+    say("    inside (inclusive):")
+    for name, count in samples.steps:
+        say(f"      {name:<56} {100 * count / total:5.1f} %")
+    say("    hottest functions (self):")
+    for name, count in samples.top_self:
+        say(f"      {name:<72} {100 * count / total:5.1f} %")
 
 
 def _run(run: Run) -> str:

@@ -1,8 +1,10 @@
 """Profile one `triage run --once` backfill with py-spy and say where its wall time goes.
 
-py-spy samples the real process from outside (no code changes). Idle samples are kept, so
-waiting on IMAP and SQLite counts too and the shares add up to wall time. The raw (collapsed
-stacks) file opens in https://www.speedscope.app or flamegraph.pl for a picture.
+py-spy samples the real processes from outside (no code changes): the main thread of the main
+process and the worker processes it forks, each kind summarised on its own (the process pool's
+helper threads are left out). Idle samples are kept, so waiting on IMAP, SQLite or the workers
+counts too and each process's shares add up to its wall time. The raw
+(collapsed stacks) file opens in https://www.speedscope.app or flamegraph.pl for a picture.
 """
 
 from __future__ import annotations
@@ -35,6 +37,16 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("flags: load_views", "load_views", "triage/views.py"),
     ("flags: derive", "derive", "triage/flagging.py"),
     ("flags: replace_flags", "replace_flags", "triage/store.py"),
+    ("waiting on the workers (Future.result)", "result", "concurrent/futures/_base.py"),
+)
+# What a worker process does, by the same kind of markers; the rest of its samples are "other".
+WORKER_PHASES: tuple[tuple[str, str, str], ...] = (
+    ("waiting for work", "get", "multiprocessing/queues.py"),
+    ("parse (to_captured)", "to_captured", "triage/capture.py"),
+    ("classify (_topic_rows)", "_topic_rows", "triage/pipeline.py"),
+    ("flag windows: read the store", "load_views", "triage/views.py"),
+    ("flag windows: derive", "derive", "triage/flagging.py"),
+    ("sending results back", "_sendback_result", "concurrent/futures/process.py"),
 )
 # Steps inside FlagEngine.derive and Classifier.classify, for the breakdown.
 STEPS: tuple[tuple[str, str], ...] = (
@@ -59,12 +71,21 @@ STEPS: tuple[tuple[str, str], ...] = (
 
 
 @dataclass
-class Profile:
-    run: Run
+class Samples:
+    """One kind of process's samples (the main process, or all the workers together)."""
+
     samples: int
     phases: list[tuple[str, int]]  # phase -> samples (exclusive: each sample counted once)
     steps: list[tuple[str, int]]  # function -> samples (inclusive)
     top_self: list[tuple[str, int]]  # leaf function -> samples
+
+
+@dataclass
+class Profile:
+    run: Run
+    main: Samples
+    workers: Samples
+    worker_count: int
     raw_path: Path
 
 
@@ -78,19 +99,25 @@ def record(config: Path, store: Path, server: Dovecot, out: Path, rate: int = 10
     """`py-spy record` around a fresh `triage run --once`; collapsed stacks written to `out`."""
     shutil.rmtree(store.parent, ignore_errors=True)
     spy = str(PY_SPY) if PY_SPY.exists() else "py-spy"
-    argv = [spy, "record", "--idle", "--nolineno", "--format", "raw", "--rate", str(rate), "-o", str(out)]
+    argv = [spy, "record", "--idle", "--subprocesses", "--nolineno", "--format", "raw", "--rate", str(rate)]
+    argv += ["-o", str(out)]
     argv += ["--", str(TRIAGE), "run", "--once", "--config", str(config)]
     return run_timed(argv, out.with_suffix(".log"), triage_env(server))
 
 
-def frames_of(line: str) -> tuple[list[tuple[str, str]], int]:
+def frames_of(line: str) -> tuple[list[tuple[str, str]], int, int]:
+    """A sample's frames, its count, and its process depth (1: the main process, 2: a worker)."""
     stack, _, count = line.rstrip("\n").rpartition(" ")
-    frames = []
+    frames: list[tuple[str, str]] = []
+    depth = 0
     for frame in stack.split(";"):
+        if frame.startswith("process ") and not frames:
+            depth += 1  # --subprocesses names the process chain first: "process PID:\"command\""
+            continue
         match = FRAME.match(frame)
         if match:
             frames.append((match["func"], match["file"]))
-    return frames, int(count)
+    return frames, int(count), max(depth, 1)
 
 
 def _marks(frame: tuple[str, str], func: str, file: str) -> bool:
@@ -101,22 +128,49 @@ def _marks(frame: tuple[str, str], func: str, file: str) -> bool:
 
 
 def summarise(path: Path, run: Run, top: int = 15) -> Profile:
-    phases: Counter[str] = Counter()
-    steps: Counter[str] = Counter()
-    leaves: Counter[str] = Counter()
-    total = 0
+    tallies = {kind: _Tally() for kind in ("main", "workers")}
+    workers: set[str] = set()
     for line in path.read_text(errors="replace").splitlines():
         if not line.strip():
             continue
-        frames, count = frames_of(line)
-        total += count
-        phases[_phase(frames)] += count
+        frames, count, depth = frames_of(line)
+        if frames and frames[0][0] == "Thread._bootstrap":
+            continue  # the pool's helper threads in the main process, idle but sampled all along
+        if depth > 1:
+            workers.add(line.split(";", 2)[1].split(":", 1)[0])
+            tallies["workers"].add(frames, count, _worker_phase(frames))
+        else:
+            tallies["main"].add(frames, count, _phase(frames))
+    return Profile(run, tallies["main"].done(top), tallies["workers"].done(top), len(workers), path)
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.total = 0
+        self.phases: Counter[str] = Counter()
+        self.steps: Counter[str] = Counter()
+        self.leaves: Counter[str] = Counter()
+
+    def add(self, frames: list[tuple[str, str]], count: int, phase: str) -> None:
+        self.total += count
+        self.phases[phase] += count
         for func, file in STEPS:
             if any(_marks(f, func, file) for f in frames):
-                steps[f"{func} ({file})"] += count
+                self.steps[f"{func} ({file})"] += count
         if frames:
-            leaves[f"{frames[-1][0]} ({_short(frames[-1][1])})"] += count
-    return Profile(run, total, phases.most_common(), steps.most_common(), leaves.most_common(top), path)
+            self.leaves[f"{frames[-1][0]} ({_short(frames[-1][1])})"] += count
+
+    def done(self, top: int) -> Samples:
+        return Samples(self.total, self.phases.most_common(), self.steps.most_common(), self.leaves.most_common(top))
+
+
+def _worker_phase(frames: list[tuple[str, str]]) -> str:
+    """The first worker phase marker from the leaf up (a worker's stack starts with its parent's, as forked)."""
+    for frame in reversed(frames):
+        for name, func, file in WORKER_PHASES:
+            if _marks(frame, func, file):
+                return name
+    return "other"
 
 
 def _phase(frames: list[tuple[str, str]]) -> str:
