@@ -10,7 +10,7 @@ import pytest
 
 from triage.model import Direction, FolderRole, RawMail
 from triage.parse import parse_mail
-from triage.store import MIGRATIONS, Captured, Checkpoint, Store, StoreError, open_store
+from triage.store import MIGRATIONS, Captured, Checkpoint, Store, StoreError, TopicRows, open_store
 
 
 def mail(n: int, message_id: bool = True) -> bytes:
@@ -55,6 +55,27 @@ def test_same_message_twice_is_stored_once(store: Store) -> None:
     again = store.save_batch("acct", [captured(mail(1), 1)], checkpoint(1, uidvalidity=8))
     assert again == []
     assert store.counts()["messages"] == 1
+
+
+def topic_rows(topic: str) -> TopicRows:
+    classified = {"rules_version": "v1", "lang": "en", "plain": 0, "skipped": None, "unclassified": 0}
+    return classified | {"classified_at": "2026-11-02T03:00:00+00:00"}, [
+        {"topic": topic, "score": 1.0, "rules_version": "v1", "evidence_json": "[]"}
+    ]
+
+
+def test_a_batch_stores_the_topics_of_its_new_messages_only(store: Store) -> None:
+    first = store.save_batch("acct", [captured(mail(1), 1)], checkpoint(1), [topic_rows("billing")])
+    # Captured again (a UIDVALIDITY change) beside a new message: the stored one keeps its topics.
+    batch = [captured(mail(1), 1), captured(mail(2), 2)]
+    second = store.save_batch(
+        "acct", batch, checkpoint(2, uidvalidity=8), [topic_rows("refund"), topic_rows("delivery")]
+    )
+    assert len(first) == 1 and len(second) == 1
+    topics = store.topics_of([first[0], second[0]])
+    assert [t["topic"] for t in topics[first[0]]] == ["billing"]
+    assert [t["topic"] for t in topics[second[0]]] == ["delivery"]
+    assert store.counts()["messages"] == 2
 
 
 def test_failed_batch_leaves_neither_messages_nor_checkpoint(store: Store) -> None:
