@@ -6,7 +6,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -250,8 +250,7 @@ class Store:
             return
         columns = list(rows[0])
         self.db.conn.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [tuple(row[column] for column in columns) for row in rows],
+            insert_statement(table, columns), [tuple(row[column] for column in columns) for row in rows]
         )
 
     @contextmanager
@@ -294,10 +293,7 @@ class Store:
 
     def _insert_message(self, account: str, item: Captured, now: str) -> tuple[int, bool]:
         row = message_row(account, item, now)
-        cursor = self.db.execute(
-            f"INSERT OR IGNORE INTO messages ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-            list(row.values()),
-        )
+        cursor = self.db.execute(insert_statement("messages", row, "INSERT OR IGNORE"), list(row.values()))
         if cursor.rowcount == 1:
             message = int(cursor.lastrowid or 0)
             self.db.execute(
@@ -752,6 +748,12 @@ def _dated_messages(since_utc: str | None, until_utc: str | None, columns: Seque
     where = " AND ".join(["status != 'purged'", *(condition for value, condition in bounds if value)])
     params = [value for value, _ in bounds if value]
     return f"SELECT {', '.join(columns)} FROM messages WHERE {where} ORDER BY date_utc, id", params
+
+
+def insert_statement(table: str, columns: Iterable[str], verb: str = "INSERT") -> str:
+    """An INSERT of the named columns with one placeholder each (`verb`: "INSERT OR IGNORE" too)."""
+    names = list(columns)
+    return f"{verb} INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
 
 
 def message_row(account: str, item: Captured, now: str | None = None) -> dict[str, Any]:

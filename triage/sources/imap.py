@@ -229,13 +229,13 @@ class ImapSession:
         with imap_errors(self.account, "fetching messages"):
             # The server names the large ones (a short answer): sizes fetched for every message
             # cost the batch a round trip and this process a parsed item per message.
-            span = f"{min(uids)}:{max(uids)}"
-            large = {int(uid) for uid in self._client.search(["UID", span, "LARGER", str(max_bytes)])}
+            span = f"{min(uids)}:{max(uids)}"  # it may hold UIDs of other batches too: kept to this one's
+            named = self._client.search(["UID", span, "LARGER", str(max_bytes)])
+            large = set(uids) & {int(uid) for uid in named}
             small = [u for u in uids if u not in large]
             mails = self._fetch_whole(small) if small else {}
-            for uid in uids:
-                if uid in large:
-                    mails[uid] = self._fetch_truncated(uid, max_bytes)
+            for uid in large:
+                mails[uid] = self._fetch_truncated(uid, max_bytes)
         return [mails[uid] for uid in uids if uid in mails]
 
     def _fetch_whole(self, uids: list[int]) -> dict[int, RawMail]:
