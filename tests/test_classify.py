@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from triage.classify import Classifier
+from triage.classify import Classifier, Evidence
 from triage.rules import load_rules
 
 PACK = {
@@ -181,3 +182,8 @@ def test_a_second_topic_needs_its_share_of_the_best_score(with_ignore: Classifie
 def test_exact_keywords_match_the_word_form_not_its_lemma(with_ignore: Classifier) -> None:
     assert with_ignore.classify("", "Please cancel my plan from May.", "en").topic_ids == ["cancellation"]
     assert with_ignore.classify("", "I cancelled my plan in May.", "en").topic_ids == []
+
+
+def test_evidence_is_stored_as_dataclasses_would_write_it() -> None:
+    evidence = Evidence("keyword", "refund", "money back", 1.5)
+    assert list(evidence.as_dict().items()) == list(asdict(evidence).items())  # same keys, order and values

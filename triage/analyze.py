@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,10 @@ def classify_row(classifier: Classifier, row: dict[str, Any]) -> Classification 
     )
 
 
-def derived_rows(message: int, result: Classification, version: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def derived_rows(
+    message: int, result: Classification, version: str, now: str | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The classifications row and the message_topics rows of one result (classified `now`, or this moment)."""
     classified = {
         "message": message,
         "rules_version": version,
@@ -40,7 +43,7 @@ def derived_rows(message: int, result: Classification, version: str) -> tuple[di
         "plain": int(result.plain_tokenizer),
         "skipped": result.skipped,
         "unclassified": int(result.unclassified),
-        "classified_at": utc_now(),
+        "classified_at": now or utc_now(),
     }
     topics = [
         {
@@ -48,7 +51,7 @@ def derived_rows(message: int, result: Classification, version: str) -> tuple[di
             "topic": hit.topic,
             "score": hit.score,
             "rules_version": version,
-            "evidence_json": json.dumps([asdict(e) for e in hit.evidence], ensure_ascii=False),
+            "evidence_json": json.dumps([e.as_dict() for e in hit.evidence], ensure_ascii=False),
         }
         for hit in result.topics
     ]

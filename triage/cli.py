@@ -7,7 +7,6 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -409,7 +408,7 @@ def render_classification(result: Classification, explain: bool, fmt: str) -> st
                 "lang": result.lang,
                 "plain_tokenizer": result.plain_tokenizer,
                 "skipped": result.skipped,
-                "evidence": {h.topic: [asdict(e) for e in h.evidence] for h in result.topics + result.rejected},
+                "evidence": {h.topic: [e.as_dict() for e in h.evidence] for h in result.topics + result.rejected},
             },
             ensure_ascii=False,
             indent=2,

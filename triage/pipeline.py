@@ -27,7 +27,7 @@ from triage.capture import PreparedBatch, completed, in_order, to_captured
 from triage.config import Config
 from triage.flagging import DeriveWindows, Window, WindowFlags
 from triage.model import FolderRole, RawMail
-from triage.store import Captured, TopicRows, message_row, open_reader
+from triage.store import Captured, TopicRows, message_row, open_reader, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +37,20 @@ PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 def prepare(raws: list[RawMail], role: FolderRole, config: Config, analyzer: Analyzer) -> PreparedBatch:
     """Parse a batch and derive its topics from the very row the store will hold."""
     items = to_captured(raws, role, config)
-    return PreparedBatch(items, [_topic_rows(item, analyzer) for item in items])
+    now = utc_now()
+    return PreparedBatch(items, [_topic_rows(item, analyzer, now) for item in items])
 
 
-def _topic_rows(item: Captured, analyzer: Analyzer) -> TopicRows | None:
+def _topic_rows(item: Captured, analyzer: Analyzer, now: str) -> TopicRows | None:
     try:
-        result = classify_row(analyzer.classifier, message_row("", item))
+        result = classify_row(analyzer.classifier, message_row("", item, now))
     except Exception:
         # Stored without topics all the same: analyze_missing() retries it, as after any failed analysis.
         log.exception(
             "classification failed; the message is stored and classified again later", extra={"uid": item.uid}
         )
         return None
-    return None if result is None else derived_rows(0, result, analyzer.version)
+    return None if result is None else derived_rows(0, result, analyzer.version, now)
 
 
 class Preparer(Protocol):
