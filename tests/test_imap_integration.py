@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -49,3 +51,29 @@ def test_wait_for_change_times_out_quietly_when_nothing_arrives(
         started = time.monotonic()
         assert session.wait_for_change(1.5, threading.Event()) is False
         assert time.monotonic() - started >= 1.4
+
+
+@pytest.fixture
+def dutch_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A local time zone with a DST change (Europe/Amsterdam) for this test's process."""
+    monkeypatch.setenv("TZ", "Europe/Amsterdam")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_internal_date_keeps_the_moment_the_server_gave(
+    imap_server: ImapServer, make_config: MakeConfig, dutch_local_time: None
+) -> None:
+    """INTERNALDATE in UTC, the fallback date of mail whose Date header is unusable. 01:30 UTC on
+    25 October 2026 is 02:30 in Amsterdam's repeated hour: as naive local time it would come back
+    an hour early."""
+    arrived = datetime(2026, 10, 25, 8, 30, 5, tzinfo=timezone(timedelta(hours=7)))  # 01:30:05 UTC
+    with imap_server.client() as client:
+        client.append("INBOX", mailgen.customer_mail(1, "en").raw, msg_time=arrived)
+    account = load_config(make_config(imap_server.account())).accounts[0]
+    with ImapSession(account, timeout=30) as session:
+        session.examine("INBOX")
+        (fetched,) = session.fetch(session.uids_after(0), 1_000_000)
+    assert fetched.internal_date == datetime(2026, 10, 25, 1, 30, 5, tzinfo=UTC)

@@ -150,6 +150,9 @@ class ImapSession:
                 ssl_context=tls_context(account),
                 timeout=self.timeout,
             )
+            # Dates as the server wrote them (with their offset), not turned into naive local
+            # time: that would be ambiguous in a DST change's repeated hour, and cost a round trip.
+            client.normalise_times = False
             self._client = client
             if account.security == "starttls":
                 client.starttls(tls_context(account))
@@ -367,7 +370,7 @@ def _size(data: Any) -> int:
 def _aware(value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         return None
-    # imapclient returns local naive datetimes unless normalise_times is off.
+    # With normalise_times off, imapclient keeps the server's offset; a naive value is local time.
     return value.astimezone(UTC) if value.tzinfo else value.astimezone().astimezone(UTC)
 
 
