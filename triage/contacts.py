@@ -31,6 +31,8 @@ MIN_DIGITS = 4
 DATE_OR_AMOUNT = re.compile(r"\d{1,4}[./-]\d{1,4}(?:[./-]\d{1,4})?|\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{1,2})?")
 
 
+# Remembered: every derivation compares the same few thousand addresses thousands of times.
+@lru_cache(maxsize=1 << 14)
 def normalise_address(address: str) -> str:
     """The comparable form of an address: lower-case, no +tag, Gmail dots dropped, googlemail as gmail."""
     address = address.strip().strip("<>").lower()

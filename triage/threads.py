@@ -14,13 +14,11 @@ depends on the order in which mail arrived.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 
 from triage.contacts import normalise_address
 from triage.model import Direction, MessageView
 
-# normalise_address, remembered: every derivation compares the same few thousand addresses many times.
-address_of = lru_cache(maxsize=1 << 14)(normalise_address)
+address_of = normalise_address  # the name the thread and repeat code reads best with
 
 
 def chronological(views: Iterable[MessageView]) -> list[MessageView]:
