@@ -54,12 +54,12 @@ def test_wait_for_change_times_out_quietly_when_nothing_arrives(
 
 
 @pytest.fixture
-def dutch_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def dutch_local_time() -> Iterator[None]:
     """A local time zone with a DST change (Europe/Amsterdam) for this test's process."""
-    monkeypatch.setenv("TZ", "Europe/Amsterdam")
-    time.tzset()
-    yield
-    monkeypatch.undo()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TZ", "Europe/Amsterdam")
+        time.tzset()
+        yield
     time.tzset()
 
 
