@@ -1,6 +1,6 @@
 """The daemon's flag derivation after one new message, timed offline on a copy of a real store.
 
-    .venv/bin/python bench/flag_latency.py STORE [--arrivals 60] [--check]
+    .venv/bin/python bench/flag_latency.py STORE [--arrivals 60] [--check] [--profile FILE]
 
 STORE is a store the backfill benchmark left (`backfill.py --keep`: WORKDIR/triage-1/triage.sqlite).
 Its newest --arrivals messages are taken out of a copy, then put back one at a time; after each,
@@ -12,6 +12,7 @@ per step. --check compares the flags each derivation wrote with a derivation by 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
 import shutil
 import sqlite3
@@ -33,6 +34,7 @@ import triage.views
 from triage.analyze import Analyzer
 from triage.config import Config, StoreConfig, SupportConfig
 from triage.flagging import FlagEngine
+from triage.related import RelatedGroups
 from triage.store import Store, open_store
 from triage.views import ViewReader
 
@@ -149,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arrivals", type=int, default=60)
     parser.add_argument("--freeze", action="store_true", help="gc.freeze() after the first derivation")
     parser.add_argument("--check", action="store_true", help="compare each derivation with a fresh engine's")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the warm derivations to this file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="triage-flaglat-") as work:
         path = Path(work) / "store.sqlite"
@@ -173,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         steps: dict[str, list[float]] = defaultdict(list)
         each: list[dict[str, float]] = []
         mismatches = 0
+        profile = cProfile.Profile() if args.profile else None
         for rows in taken:
             message = put_back(store, rows)
             spent: dict[str, float] = defaultdict(float)
@@ -181,12 +185,16 @@ def main(argv: list[str] | None = None) -> int:
                 timed(ViewReader, "load", spent),
                 timed(FlagEngine, "derive", spent),
                 timed(Store, "replace_flags", spent),
+                timed(RelatedGroups, "__call__", spent),
                 ExitStack() as steps_timed,
             ):
                 for step in DERIVE_STEPS:
                     steps_timed.enter_context(timed(triage.flagging, step, spent))
                 start = time.perf_counter()
-                analyzer.flag_after(store, [message], now)
+                if profile is not None:
+                    profile.runcall(analyzer.flag_after, store, [message], now)
+                else:
+                    analyzer.flag_after(store, [message], now)
                 totals.append(time.perf_counter() - start)
             for name, seconds in spent.items():
                 steps[name].append(seconds)
@@ -196,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                 if stored_flags(store, since) != fresh_flags(analyzer, store, since, now):
                     mismatches += 1
         store.close()
+    if profile is not None:
+        profile.dump_stats(args.profile)
     print(
         f"{len(totals)} arrivals, flag_after wall seconds: p50 {statistics.median(totals):.3f}, "
         f"p95 {sorted(totals)[int(0.95 * len(totals)) - 1]:.3f}, max {max(totals):.3f}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,14 @@ from triage.capture import import_raw
 from triage.config import Config, StoreConfig, SupportConfig
 from triage.contacts import resolve_contacts
 from triage.demo.sample_mailbox import SUPPORT_ADDRESS, SampleMessage, live_messages, sample_messages
-from triage.flagging import FlagEngine, LiveMemo
-from triage.model import Direction, Flag, FolderRole, RawMail
+from triage.flagging import FlagEngine
+from triage.model import Direction, FolderRole, RawMail
 from triage.repeats import IDENTIFIER_WINDOW, REPEAT_WINDOW, RESEND_AFTER, find_repeats, find_unanswered, read_mail
 from triage.store import Store, open_store
 from triage.threads import link_replies
 from triage.views import ViewReader, load_views
+
+from .mailgen import message_bytes, plain_headers
 
 
 @pytest.fixture(scope="module")
@@ -110,20 +111,6 @@ def test_kept_views_are_those_load_views_reads_after_topics_change(tmp_path: Pat
         store.close()
 
 
-def test_a_kept_flag_row_is_written_anew_when_the_flag_changed() -> None:
-    memo = LiveMemo()
-    flag = Flag("canned", 7, "medium", "The same reply text was sent 2 times", {"similar_replies": [1]}, ("<a>",))
-    first = memo.row(flag, "v1")
-    memo.keep([first])
-    assert memo.row(replace(flag, evidence={"similar_replies": [1]}), "v1") is first  # equal: the row is kept
-    memo.keep([first])
-    grown = Flag("canned", 7, "medium", "The same reply text was sent 3 times", {"similar_replies": [1, 2]}, ())
-    row = memo.row(grown, "v1")
-    assert row["explanation"] == grown.explanation and row["evidence_json"] == '{"similar_replies": [1, 2]}'
-    memo.keep([row])
-    assert memo.row(grown, "v2")["rules_version"] == "v2"  # other rules: a new row
-
-
 def test_repeats_without_failed_replies_are_those_with_them_less_that_reason(
     tmp_path: Path, analyzer: Analyzer
 ) -> None:
@@ -166,3 +153,99 @@ def test_a_recheck_without_recent_mail_derives_nothing(tmp_path: Path, analyzer:
         assert store.has_mail_since("2026-01-01") and not store.has_mail_since("2027-01-01")
     finally:
         store.close()
+
+
+def _mail(number: int, sender: str, to: str, subject: str, day: float, body: str, parent: str | None = None) -> bytes:
+    headers = plain_headers(
+        (sender.split("@")[0], sender), (to.split("@")[0], to), subject, DAY_ONE + timedelta(days=day), f"<m{number}@t>"
+    )
+    if parent:
+        headers += [("In-Reply-To", parent), ("References", parent)]
+    return message_bytes(headers, body)
+
+
+DAY_ONE = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
+CUSTOMERS = tuple(
+    f"{name}@{shop}.example"
+    for name, shop in zip(
+        ("ana", "ben", "citra", "dodi", "eka", "fajar", "gita", "hadi", "indah", "joko"),
+        ("kopi", "roti", "teh", "gula", "susu", "mie", "bakso", "sate", "jamu", "tahu"),
+        strict=True,
+    )
+)
+ORDER_QUESTIONS = (
+    "My order 48213-77 has not arrived. Where is it?",
+    "Pesanan 48213-77 saya belum sampai, kapan dikirim?",
+)
+QUESTIONS = (
+    "I was charged twice this month, can you refund one payment?",
+    "Internet saya mati sejak pagi, tolong dicek.",
+    "How do I change the address on my account?",
+    "Still no answer about my refund? I wrote last week.",
+)
+ANSWERS = (
+    "Thank you for your message. Please visit our office with your ID so we can help you.",
+    "Your order 48213-77 left our warehouse yesterday; tracking number JX7712004455 shows delivery tomorrow.",
+    "Terima kasih, pesan Anda sudah kami terima dan akan segera kami proses.",
+)
+
+
+def _stream(seed: int) -> list[tuple[bytes, FolderRole]]:
+    """Customers asking and support replying over ten weeks, in date order: the window slides on.
+
+    Ana, Ben and Citra cite one order number (one contact); Dodi citing it too makes it a number
+    more addresses cite than a contact can hold, which splits that contact again.
+    """
+    chance = random.Random(seed)
+    citing = {2: CUSTOMERS[0], 5: CUSTOMERS[1], 9: CUSTOMERS[2], 14: CUSTOMERS[3]}
+    mail: list[tuple[bytes, FolderRole]] = []
+    asked: list[tuple[str, str, str]] = []  # Message-ID, sender, subject of questions not replied to yet
+    for number in range(1, 90):
+        day = number * 0.8
+        if asked and number not in citing and chance.random() < 0.45:
+            parent, customer, subject = asked.pop(chance.randrange(len(asked)))
+            body = chance.choice(ANSWERS)
+            mail.append(
+                (_mail(number, SUPPORT_ADDRESS, customer, f"Re: {subject}", day, body, parent), FolderRole.SENT)
+            )
+            continue
+        sender = citing.get(number) or chance.choice(CUSTOMERS)
+        question = ORDER_QUESTIONS[number % 2] if number in citing else chance.choice(QUESTIONS)
+        subject = chance.choice(("Order", "Help", "Tagihan", "Internet"))
+        mail.append((_mail(number, sender, SUPPORT_ADDRESS, subject, day, question), FolderRole.INBOX))
+        asked.append((f"<m{number}@t>", sender, subject))
+    return mail
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_narrowed_derivation_writes_the_flags_of_a_recompute(tmp_path: Path, analyzer: Analyzer, seed: int) -> None:
+    """After each arrival only the related mail it touched is derived again; the flags are a recompute's.
+
+    Also when the new mail splits a contact (one identifier too many addresses cite) and when old
+    mail leaves the window (the groups it was in are derived again).
+    """
+    config = settings(tmp_path)
+    live = Analyzer(analyzer.classifier, config)
+    reference = FlagEngine(analyzer.classifier.ruleset, analyzer.classifier.models, config)
+    store = open_store(config.store.path)
+    now = DAY_ONE + timedelta(days=75)
+    narrowed, rewritten_elsewhere = 0, 0
+    try:
+        for raw, folder in _stream(seed):
+            ids = list(import_raw([RawMail(raw)], store, config, folder, after_batch=live.analyze).new_ids)
+            before = stored_rows(store, DAY_ONE)
+            live.flag_after(store, ids, now)
+            last = live.engine._live.last
+            assert last is not None
+            narrowed += last.narrowed
+            rewritten_elsewhere += any(
+                row[0].split(":")[1] != str(ids[0]) for row in stored_rows(store, DAY_ONE) ^ before
+            )
+            oldest = store.earliest_date(ids)
+            assert oldest is not None
+            since = oldest - timedelta(days=config.flags.recompute_days)
+            assert stored_rows(store, since) == recomputed_rows(reference, store, since, now)
+    finally:
+        store.close()
+    assert narrowed > 60  # nearly every arrival
+    assert rewritten_elsewhere  # new mail changed the flags of older mail, and the narrowed derivation wrote them

@@ -62,3 +62,36 @@ def test_the_flag_worker_settles_memory_between_derivations(tmp_path: Path) -> N
         stop.set()
         worker.join(5)
         gc.unfreeze()
+
+
+class RecordingAnalyzer:
+    """Records each derivation the flag worker asks for (a unit-test fake of Analyzer.flag_after)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[int], bool]] = []
+        self.done = threading.Event()
+
+    def flag_after(self, store: object, ids: list[int], narrow: bool = True) -> int:
+        self.calls.append((sorted(ids), narrow))
+        self.done.set()
+        return 0
+
+
+def test_a_recheck_merged_with_new_mail_derives_all_recent_mail(tmp_path: Path) -> None:
+    """New mail alone narrows the derivation to what it touched; a re-check waiting with it does not."""
+    stop = threading.Event()
+    analyzer = RecordingAnalyzer()
+    worker = FlagWorker(Config(store=StoreConfig(path=tmp_path / "s.sqlite")), lambda: analyzer, stop)  # type: ignore[arg-type, return-value]
+    worker.submit([3])
+    worker.submit([])  # the 10-minute re-check, while the arrival waits
+    worker.submit([4])
+    worker.start()
+    try:
+        assert analyzer.done.wait(5)
+        analyzer.done.clear()
+        worker.submit([5])
+        assert analyzer.done.wait(5)
+    finally:
+        stop.set()
+        worker.join(5)
+    assert analyzer.calls == [([3, 4], False), ([5], True)]

@@ -84,10 +84,14 @@ class Analyzer:
         new_ids: Sequence[int],
         now: datetime | None = None,
         derive_windows: DeriveWindows | None = None,
+        narrow: bool = True,
     ) -> int:
-        """Re-derive the flags that new messages can change (windows perhaps in worker processes)."""
+        """Re-derive the flags that new messages can change (windows perhaps in worker processes).
+
+        `narrow`: derive only the related mail the new messages touched (see FlagEngine.recompute_after).
+        """
         with self._flag_lock:
-            return self.engine.recompute_after(store, new_ids, now or datetime.now(UTC), derive_windows)
+            return self.engine.recompute_after(store, new_ids, now or datetime.now(UTC), derive_windows, narrow)
 
     def flag_all(self, store: Store, since: datetime | None = None, now: datetime | None = None) -> int:
         with self._flag_lock:

@@ -171,12 +171,18 @@ Asked = tuple[frozenset[str], frozenset[str]]
 
 
 def _group_flags(group: Sequence[ReplyText], specifics_of: Mapping[int, frozenset[str]]) -> list[Flag]:
-    """A flag for each reply of the group with another whose questions differ.
+    """A flag for each reply of the group with another whose questions differ."""
+    asked = tuple(_asked(item, specifics_of) if item.questions else None for item in group)
+    return list(_flags_of_group(tuple(group), asked))
+
+
+@lru_cache(maxsize=256)  # the daemon re-derives a month of replies after every arrival: most groups stay the same
+def _flags_of_group(group: tuple[ReplyText, ...], asked: tuple[Asked | None, ...]) -> tuple[Flag, ...]:
+    """_group_flags, given what each reply's questions ask (None: it answers none).
 
     Replies are compared through what their questions ask, so a template sent a thousand times
     costs a few thousand steps, not a million comparisons.
     """
-    asked = [_asked(item, specifics_of) if item.questions else None for item in group]
     counts = Counter(a for a in asked if a is not None)
     answering = sum(counts.values())
     # The reply's own topics and those of every other: all the group's question topics.
@@ -193,7 +199,7 @@ def _group_flags(group: Sequence[ReplyText], specifics_of: Mapping[int, frozense
             shown[mine] = [summaries.get(o.reply.id) or summaries.setdefault(o.reply.id, _summary(o)) for o in others]
             evidence[mine] = [o.evidence() for o in shown[mine]]
         flags.append(_flag(item, shown[mine], evidence[mine], len(group), topics))
-    return flags
+    return tuple(flags)
 
 
 def _first_others(group: Sequence[ReplyText], asked: Sequence[Asked | None], mine: Asked) -> list[ReplyText]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +15,7 @@ from triage.contacts import IdentifierReader, find_identifiers, resolve_contacts
 from triage.language import LanguageModels
 from triage.memo import GenerationalMemo
 from triage.model import Direction, Flag, MessageView
+from triage.related import Identify, RelatedGroups, touched_groups
 from triage.repeats import Cues, find_repeats, find_unanswered, read_cues, read_mail
 from triage.rules import Ruleset
 from triage.store import Store
@@ -50,8 +51,6 @@ class WindowFlags:
 
 # Derives the windows of the store at a path, perhaps in other processes; results in window order.
 DeriveWindows = Callable[[Path, Sequence[Window], datetime], Iterable[WindowFlags]]
-# Reads the views of mail dated in [since, until) with new text capped at a length.
-LoadViews = Callable[[str | None, str | None, int], list[MessageView]]
 
 
 class Readings:
@@ -118,13 +117,22 @@ class FlagEngine:
 
     def derive(self, views: Sequence[MessageView], now: datetime) -> list[Flag]:
         """All flags for a set of messages; depends only on the set, not on arrival order."""
-        views = sorted((_capped(v) for v in views), key=lambda v: (v.date, v.id))
-        by_id = {v.id: v for v in views}
+        views = _ordered(views)
         readings = self.readings()
         readings.next_generation()  # what neither this derivation nor the last reads is dropped
-        # Contacts, repeats, reply checks and canned replies all read a message's identifiers.
-        identify = readings.identify
-        contacts = resolve_contacts(views, self.ruleset, self.config.support.addresses, identify)
+        related = self._related_flags(views, self._contacts(views), now)
+        return related.flags + self._canned(views, related.questions_of, related.acks)
+
+    def _contacts(self, views: Sequence[MessageView]) -> dict[int, str]:
+        return resolve_contacts(views, self.ruleset, self.config.support.addresses, self.readings().identify)
+
+    def _related_flags(self, views: Sequence[MessageView], contacts: Mapping[int, str], now: datetime) -> Related:
+        """Every flag but canned replies, for date-ordered views that hold whole groups of related mail.
+
+        `contacts` may cover more mail than `views`: the contacts of all the mail read.
+        """
+        readings = self.readings()
+        by_id = {v.id: v for v in views}
         links = link_replies(views)
         questions_of = {reply: [by_id[q] for q in questions if q in by_id] for reply, questions in links.items()}
         questions_of |= acknowledged_questions(views)
@@ -134,26 +142,34 @@ class FlagEngine:
             reply_flags += readings.check(reply, questions_of.get(reply.id, []))
         failed = {f.message for f in reply_flags if f.kind in FAILED_REPLY}
         # An acknowledgement the check recognised is no reply, even without an Auto-Submitted header.
-        acks = {f.message for f in reply_flags if f.kind == "auto-ack"}
+        acks = frozenset(f.message for f in reply_flags if f.kind == "auto-ack")
         if acks:
             views = [replace(v, automated=v.automated or "auto-acknowledgement") if v.id in acks else v for v in views]
             links = link_replies(views)
         window = timedelta(days=self.config.flags.repeat_window_days)
         flags = reply_flags
-        reading = read_mail(views, contacts, links, self.ruleset, identify, readings.cues)
+        reading = read_mail(views, contacts, links, self.ruleset, readings.identify, readings.cues)
         flags += find_repeats(
             views, contacts, links, self.ruleset, window=window, failed_replies=failed, reading=reading
         )
         sla = self.config.flags.reply_sla_hours
         flags += find_unanswered(views, links, now, sla, ruleset=self.ruleset, contacts=contacts, reading=reading)
+        return Related(flags, questions_of, acks)
+
+    def _canned(
+        self, views: Sequence[MessageView], questions_of: Mapping[int, Sequence[MessageView]], acks: Collection[int]
+    ) -> list[Flag]:
+        """Canned-reply flags: they compare every reply with every other, related or not."""
+        identify = self.readings().identify
         # What makes each question particular (find_canned looks up no other message).
         specifics = {
             q.id: frozenset(f"{name}:{value}" for name, value in identify(q.text))
             for questions in questions_of.values()
             for q in questions
         }
-        flags += find_canned([v for v in views if v.direction is Direction.OUT], questions_of, specifics)
-        return flags
+        # Recognised acknowledgements are automatic mail to find_canned, as to the other derivations.
+        replies = [v for v in views if v.direction is Direction.OUT and v.id not in acks]
+        return find_canned(replies, questions_of, specifics)
 
     def recompute(
         self, store: Store, now: datetime, since: datetime | None = None, derive_windows: DeriveWindows | None = None
@@ -167,6 +183,7 @@ class FlagEngine:
         nothing but the store, so `derive_windows` may derive them in other processes; this one
         writes each window's flags, in order.
         """
+        self._live.forget()  # the flags written here are not the live derivation's
         windows = self.windows(store, since)
         if len(windows) > 1 and derive_windows is not None and store.path is not None:
             derived = derive_windows(store.path, windows, now)
@@ -190,23 +207,31 @@ class FlagEngine:
         """The flags of the mail dated in one window, read with its context from the store."""
         if not alone:
             self._readings.clear()  # a backfill's windows share little: keep memory to one window's readings
-        return self._window_rows(window, now, lambda *span: load_views(store, *span), flag_row)
-
-    def _window_rows(
-        self, window: Window, now: datetime, load: LoadViews, to_row: Callable[[Flag, str], dict[str, object]]
-    ) -> WindowFlags:
         end = window.end
-        views = load(_utc(window.start - window.context), _utc(end + window.context if end else None), MAX_TEXT_CHARS)
+        span = (_utc(window.start - window.context), _utc(end + window.context if end else None))
+        views = load_views(store, *span, MAX_TEXT_CHARS)
         flags = self.derive(views, now)
         scope = [v.id for v in views if v.date >= window.start and (end is None or v.date < end)]
         in_scope = set(scope)
-        rows = {flag_key(f): to_row(f, self.ruleset.version) for f in flags if f.message in in_scope}
+        rows = {flag_key(f): flag_row(f, self.ruleset.version) for f in flags if f.message in in_scope}
         return WindowFlags(scope, list(rows.values()))
 
     def recompute_after(
-        self, store: Store, new_ids: Sequence[int], now: datetime, derive_windows: DeriveWindows | None = None
+        self,
+        store: Store,
+        new_ids: Sequence[int],
+        now: datetime,
+        derive_windows: DeriveWindows | None = None,
+        narrow: bool = True,
     ) -> int:
-        """Re-derive what new messages can change: everything from `recompute_days` before the oldest."""
+        """Re-derive what new messages can change: everything from `recompute_days` before the oldest.
+
+        Returns the number of flags on that mail. After new mail (the daemon's case, after every
+        arrival) only the groups of related mail that changed are derived (triage.related): the
+        rest keep the flags the last derivation wrote, which a derivation of everything would
+        write again, but for the age of unanswered mail. So without new messages (a re-check as
+        time passes: questions cross their reply deadline) or without `narrow`, all of it is.
+        """
         oldest = store.earliest_date(new_ids) if new_ids else None
         start = (oldest or now) - timedelta(days=self.config.flags.recompute_days)
         if not store.has_mail_since(_utc(start)):
@@ -214,44 +239,125 @@ class FlagEngine:
         windows = self.windows(store, start)
         if len(windows) != 1:
             return self.recompute(store, now, since=start, derive_windows=derive_windows)
-        # The daemon's case, after every arrival: the one window recompute would derive (window_flags,
-        # alone), from the views and flag rows of the last derivation wherever they did not change.
-        live = self._live
-        derived = self._window_rows(windows[0], now, lambda *span: live.views.load(store, *span), live.row)
-        live.keep(derived.rows)
-        store.replace_flags(derived.scope, derived.rows)
-        return len(derived.rows)
+        window, live = windows[0], self._live
+        views = _ordered(live.views.load(store, _utc(window.start - window.context), None, MAX_TEXT_CHARS))
+        # Narrow to what changed only after new mail, and only when older mail did not come into the range.
+        narrow = narrow and bool(new_ids) and live.last is not None and live.last.start <= window.start
+        state = self._live_state(views, window.start, now, live.last, narrow)
+        if state.narrowed and live.last is not None:
+            changed = [message for message, flags in state.flags.items() if flags != live.last.flags.get(message)]
+        else:
+            changed = list(state.flags)  # all of it, also to mend what anything else wrote
+        store.replace_flags(changed, [state.rows[key] for message in changed for key in state.flags[message]])
+        live.last = state
+        return len(state.rows)
+
+    def _live_state(
+        self, views: Sequence[MessageView], start: datetime, now: datetime, last: LiveState | None, narrow: bool
+    ) -> LiveState:
+        """The flags of the mail dated from `start`, derived for all of it or (narrow) for what changed since `last`."""
+        readings = self.readings()
+        groups = self._live.related_groups(self.config.support.addresses, readings.identify)(views)
+        by_id = {v.id: v for v in views}
+        scope = [v.id for v in views if v.date >= start]
+        related_views, kept = list(views), frozenset[int]()
+        if narrow and last is not None:
+            touched = touched_groups(views, groups, last.views, last.groups)
+            related_views = [v for v in views if groups[v.id] in touched]
+            kept = frozenset(by_id.keys() - {v.id for v in related_views})
+            if any(message not in last.flags for message in scope if message in kept):
+                related_views, kept = list(views), frozenset()  # cannot happen while mail only arrives
+        if not kept:
+            readings.next_generation()  # a derivation of all the mail reads again all that it needs
+        # A group holds every message citing its identifiers, so its contacts are those all the mail gives.
+        related = self._related_flags(related_views, self._contacts(related_views), now)
+        questions_of = dict(related.questions_of)
+        acks = set(related.acks)
+        flags: dict[int, dict[str, Flag]] = {message: {} for message in scope}
+        if kept and last is not None:
+            questions_of |= {r: [by_id[q] for q in qs] for r, qs in last.questions_of.items() if r in kept}
+            acks |= last.acks & kept
+            for message in scope:
+                if message in kept:
+                    flags[message] = {k: f for k, f in last.flags[message].items() if f.kind != "canned"}
+        for flag in (*related.flags, *self._canned(views, questions_of, acks)):
+            if flag.message in flags:
+                flags[flag.message][flag_key(flag)] = flag
+        return LiveState(
+            start=start,
+            narrowed=bool(kept),
+            views=by_id,
+            groups=groups,
+            questions_of={reply: tuple(q.id for q in qs) for reply, qs in questions_of.items()},
+            acks=frozenset(acks),
+            flags=flags,
+            rows=self._rows_of(flags, last),
+        )
+
+    def _rows_of(self, flags: Mapping[int, Mapping[str, Flag]], last: LiveState | None) -> dict[str, dict[str, object]]:
+        """Store rows of the flags: the last derivation's row for a flag equal to its last one.
+
+        Most of a month's flags come out of the next derivation equal to the last one's; comparing
+        two flags is much quicker than writing a flag's evidence as JSON again.
+        """
+        version = self.ruleset.version
+        rows = {}
+        for message, found in flags.items():
+            before = last.flags.get(message, {}) if last is not None else {}
+            for key, flag in found.items():
+                rows[key] = last.rows[key] if last is not None and before.get(key) == flag else flag_row(flag, version)
+        return rows
+
+
+@dataclass(frozen=True)
+class Related:
+    """The flags derived within groups of related mail, with what the canned-reply check needs of them."""
+
+    flags: list[Flag]
+    questions_of: dict[int, list[MessageView]]  # reply -> the questions it answers (or acknowledges)
+    acks: frozenset[int]  # replies the checks recognised as automatic acknowledgements
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What the daemon's last live derivation read and derived, for the next one to narrow to what changed."""
+
+    start: datetime  # the mail dated from here was derived (earlier mail was read as context)
+    narrowed: bool  # only the groups of related mail that changed were derived
+    views: Mapping[int, MessageView]  # all mail read, by row id
+    groups: Mapping[int, str]  # row id -> group of related mail (triage.related)
+    questions_of: Mapping[int, tuple[int, ...]]  # reply -> the questions it answers (or acknowledges)
+    acks: frozenset[int]
+    flags: Mapping[int, Mapping[str, Flag]]  # each message dated from `start` -> its flags by key
+    rows: Mapping[str, dict[str, object]]  # flag key -> store row
 
 
 class LiveMemo:
-    """The views and flag rows of the daemon's last derivation, for the next one to reuse.
-
-    Most of a month's flags come out of the next derivation equal to the last one's; comparing
-    two flags is much quicker than writing a flag's evidence as JSON again.
-    """
+    """The views the daemon read last and what it derived from them (recompute forgets it)."""
 
     def __init__(self) -> None:
         self.views = ViewReader()
-        self._rows: dict[str, tuple[Flag, str, dict[str, object]]] = {}  # key -> flag, rules version, row
-        self._used: dict[str, tuple[Flag, str, dict[str, object]]] = {}
+        self.last: LiveState | None = None
+        self._groups: RelatedGroups | None = None
 
-    def row(self, flag: Flag, version: str) -> dict[str, object]:
-        key = flag_key(flag)
-        last = self._rows.get(key)
-        if last is None or last[1] != version or last[0] != flag:
-            last = (flag, version, flag_row(flag, version))
-        self._used[key] = last
-        return last[2]
+    def related_groups(self, support: Collection[str], identify: Identify) -> RelatedGroups:
+        if self._groups is None or self._groups.identify is not identify:
+            self._groups = RelatedGroups(support, identify)
+        return self._groups
 
-    def keep(self, rows: Sequence[dict[str, object]]) -> None:
-        """Keep the rows of this derivation (only those: memory stays at one window's flags)."""
-        self._rows = {key: self._used[key] for key in (str(row["key"]) for row in rows)}
-        self._used = {}
+    def forget(self) -> None:
+        """Forget what the daemon read and derived last (the next live derivation derives all)."""
+        self.last, self._groups = None, None
 
 
 def _utc(moment: datetime | None) -> str | None:
     """A moment as the store's date_utc text, for range queries."""
     return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+def _ordered(views: Iterable[MessageView]) -> list[MessageView]:
+    """Views in the one order every derivation uses, their text capped (a view within the cap is kept as it is)."""
+    return sorted((_capped(v) for v in views), key=lambda v: (v.date, v.id))
 
 
 def _capped(view: MessageView) -> MessageView:

@@ -123,6 +123,7 @@ class FlagWorker(threading.Thread):
         super().__init__(name="flags", daemon=True)
         self.config, self.current, self.stop = config, current, stop
         self._pending: list[int] = []
+        self._recheck = False  # a re-check of all recent mail is asked for (time alone changes flags)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._settle = threading.Event()
@@ -131,7 +132,14 @@ class FlagWorker(threading.Thread):
         """Ask for a derivation covering these new messages (none: a re-check of recent mail)."""
         with self._lock:
             self._pending.extend(ids)
+            self._recheck = self._recheck or not ids
             self._wake.set()
+
+    def _resubmit(self, ids: Sequence[int], recheck: bool) -> None:
+        if recheck:
+            self.submit([])
+        if ids:
+            self.submit(ids)
 
     def after_pass(self, store: Store, ids: list[int]) -> None:
         self.submit(ids)
@@ -150,20 +158,21 @@ class FlagWorker(threading.Thread):
                 continue
             with self._lock:
                 ids, self._pending = self._pending, []
+                recheck, self._recheck = self._recheck, False
                 self._wake.clear()
             try:
                 store = store or open_store(self.config.store.path)
                 start = time.monotonic()
-                flags = self.current().flag_after(store, ids)
+                flags = self.current().flag_after(store, ids, narrow=not recheck)
                 seconds = f"{time.monotonic() - start:.3f}"
                 log.info("flags derived", extra={"new_messages": len(ids), "flags": flags, "seconds": seconds})
             except StoreError as exc:  # a full or locked store: say so plainly, and try again
                 log.error("flag derivation failed; retrying", extra={"messages": len(ids), "error": str(exc)})
-                self.submit(ids)
+                self._resubmit(ids, recheck)
                 self.stop.wait(self.RETRY_SECONDS)
             except Exception:
                 log.exception("flag derivation failed; retrying", extra={"messages": len(ids)})
-                self.submit(ids)
+                self._resubmit(ids, recheck)
                 self.stop.wait(self.RETRY_SECONDS)
         if store is not None:
             store.close()

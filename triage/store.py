@@ -401,12 +401,14 @@ class Store:
         ).fetchall()
         return list(dict.fromkeys(row[0] for row in rows))  # equal dates would make an empty window
 
-    def messages_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+    def messages_by_id(self, ids: Sequence[int], columns: Sequence[str] = ("*",)) -> list[dict[str, Any]]:
+        """The rows of the given messages (those stored), by id; `columns` may name expressions too."""
         rows: list[dict[str, Any]] = []
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            rows.extend(self.db.query(f"SELECT * FROM messages WHERE id IN ({marks}) ORDER BY id", chunk))
+            query = f"SELECT {', '.join(columns)} FROM messages WHERE id IN ({marks}) ORDER BY id"
+            rows.extend(self.db.query(query, chunk))
         return rows
 
     # -- derived: topics ---------------------------------------------------------------------

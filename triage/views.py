@@ -71,32 +71,33 @@ class ViewReader:
     """load_views for a reader that reads the same weeks of mail again and again (the daemon).
 
     The daemon re-reads a month of mail after every arrival; parsing each row into a view again
-    (JSON, dates) took a third of a derivation. A view is kept by its whole row, topics included,
-    so a message whose row changed (topics re-derived, purged) is read anew: the views are always
-    those load_views would return. Only the views of the last read are kept, so memory stays at
-    one window's views; the same view objects also make the readings kept between derivations
-    quick to look up.
+    (JSON, dates) took a third of a derivation, and reading every row's text again most of the
+    rest. A stored message changes only in its topics (derived again) and when it is purged, so
+    each read asks for the id, status and topics of the mail in range, and the whole row only of
+    a message not kept or whose topics changed: the views are always those load_views would
+    return. Only the views of the last read are kept, so memory stays at one window's views; the
+    same view objects also make the readings kept between derivations quick to look up.
     """
 
     def __init__(self) -> None:
-        self._kept: dict[tuple[Any, ...], MessageView] = {}
+        self._kept: dict[int, tuple[str | None, MessageView]] = {}  # id -> topic list, view
+        self._max_text: int | None = None  # the cap the kept views' text was read with
 
     def load(
         self, store: Store, since_utc: str | None = None, until_utc: str | None = None, max_text: int | None = None
     ) -> list[MessageView]:
+        if max_text != self._max_text:
+            self._kept, self._max_text = {}, max_text
+        kept = self._kept
+        rows = store.message_tuples(since_utc, until_utc, ("id", "status", TOPICS_COLUMN))
+        listed = [(message, topics) for message, status, topics in rows if status == "ok"]
+        wanted = [message for message, topics in listed if message not in kept or kept[message][0] != topics]
         text = f"substr(new_text, 1, {int(max_text)}) AS new_text" if max_text else "new_text"
-        columns = (*VIEW_COLUMNS, text, TOPICS_COLUMN)
-        names = (*VIEW_COLUMNS, "new_text", "topic_list")
-        status, topic_list = names.index("status"), names.index("topic_list")
-        kept: dict[tuple[Any, ...], MessageView] = {}
-        views = []
-        for row in store.message_tuples(since_utc, until_utc, columns):
-            if row[status] != "ok":
-                continue
-            view = self._kept.get(row)
-            if view is None:
-                view = view_of(dict(zip(names, row, strict=True)), (row[topic_list] or "").split())
-            kept[row] = view
-            views.append(view)
-        self._kept = kept
+        for row in store.messages_by_id(wanted, columns=(*VIEW_COLUMNS, text, TOPICS_COLUMN)) if wanted else ():
+            if row["status"] == "ok":
+                kept[row["id"]] = (row["topic_list"], view_of(row, (row["topic_list"] or "").split()))
+            else:  # purged since the first query: left out, as the next read will
+                kept.pop(row["id"], None)
+        views = [kept[message][1] for message, _ in listed if message in kept]
+        self._kept = {view.id: kept[view.id] for view in views}
         return views
