@@ -11,11 +11,11 @@ from pathlib import Path
 from triage.canned import find_canned
 from triage.checks import ExchangeReader, check_reply
 from triage.config import Config
-from triage.contacts import IdentifierReader, find_identifiers, resolve_contacts
+from triage.contacts import IdentifierReader, Identify, find_identifiers, resolve_contacts
 from triage.language import LanguageModels
 from triage.memo import GenerationalMemo
 from triage.model import Direction, Flag, MessageView
-from triage.related import Identify, RelatedGroups, touched_groups
+from triage.related import RelatedGroups, touched_groups
 from triage.repeats import Cues, find_repeats, find_unanswered, read_cues, read_mail
 from triage.rules import Ruleset
 from triage.store import Store

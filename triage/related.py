@@ -15,16 +15,14 @@ all, though contacts ignore it): wider costs time, never a wrong flag.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
-from triage.contacts import cited_addresses, normalise_address
+from triage.contacts import Identify, cited_addresses, normalise_address
 from triage.model import Direction, MessageView
-
-Identify = Callable[[str], Collection[tuple[str, str]]]
 
 
 class RelatedGroups:
-    """related_groups for a caller that reads the same weeks of mail again and again (the daemon).
+    """Groups of related mail, for a caller that reads the same weeks of mail again and again (the daemon).
 
     What joins a message to others depends on the message alone, so it is read once per view
     (kept while the view is: views of unchanged rows are the same objects from one read to the next).
@@ -55,11 +53,6 @@ class RelatedGroups:
         else:
             nodes += [f"a:{a}" for a in {normalise_address(r) for r in view.recipients} - self.support]
         return nodes
-
-
-def related_groups(views: Sequence[MessageView], support: Collection[str], identify: Identify) -> dict[int, str]:
-    """Row id -> the key of its group of related mail (keys mean nothing beyond equality)."""
-    return RelatedGroups(support, identify)(views)
 
 
 def _groups(views: Sequence[MessageView], links: Mapping[int, list[str]]) -> dict[int, str]:
