@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -107,8 +108,27 @@ def test_kept_views_are_those_load_views_reads_after_topics_change(tmp_path: Pat
         assert again == load_views(store, max_text=500)
         assert again[3].topics == ("zz-new-topic",)
         assert all(a is b for a, b in zip(again, first, strict=True) if a.id != changed.id)  # kept, not re-read
+        assert store.purge_address(first[0].sender)
+        purged = reader.load(store, max_text=500)
+        assert purged == load_views(store, max_text=500)
+        assert first[0].sender not in {v.sender for v in purged}
+        assert reader.load(store, max_text=80) == load_views(store, max_text=80)  # another cap: texts read anew
     finally:
         store.close()
+
+
+class RacingStore:
+    """A store whose message is purged between the reader's two queries (a unit-test fake)."""
+
+    def message_tuples(self, since: str | None, until: str | None, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+        return [(7, "ok", "billing")]
+
+    def messages_by_id(self, ids: Sequence[int], columns: Sequence[str]) -> list[dict[str, Any]]:
+        return [{"id": 7, "status": "purged", "topic_list": None}]
+
+
+def test_a_message_purged_between_the_two_reads_is_left_out() -> None:
+    assert ViewReader().load(RacingStore()) == []  # type: ignore[arg-type]
 
 
 def test_repeats_without_failed_replies_are_those_with_them_less_that_reason(
