@@ -13,6 +13,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from triage.memo import GenerationalMemo
 from triage.model import Flag, MessageView
 
 GREETING = re.compile(
@@ -138,11 +139,13 @@ def find_canned(
     replies: Sequence[MessageView],
     questions_of: Mapping[int, Sequence[MessageView]],
     specifics_of: Mapping[int, frozenset[str]],
+    kept: GroupFlags | None = None,
 ) -> list[Flag]:
     """Flag every reply whose near-identical text also went to a question that differs from its own.
 
     `questions_of` maps a reply's row id to the questions it answers; `specifics_of` maps a
     question's row id to what makes it particular (cited numbers, amounts, dates, devices).
+    `kept`: the flags of groups met before, for a caller that derives the same replies again.
     """
     texts = []
     for reply in replies:
@@ -154,7 +157,7 @@ def find_canned(
             texts.append(ReplyText(reply, questions, found))
     flags = []
     for group in similar_groups(texts):
-        flags += _group_flags(group, specifics_of)
+        flags += _group_flags(group, specifics_of, kept)
     return flags
 
 
@@ -170,13 +173,21 @@ def _template_shingles(text: str, names: tuple[str, ...]) -> frozenset[str] | No
 Asked = tuple[frozenset[str], frozenset[str]]
 
 
-def _group_flags(group: Sequence[ReplyText], specifics_of: Mapping[int, frozenset[str]]) -> list[Flag]:
+# A group of replies with what each one's questions ask, and its flags: the daemon re-derives a
+# month of replies after every arrival, and most groups stay the same.
+GroupFlags = GenerationalMemo[tuple[tuple[ReplyText, ...], tuple[Asked | None, ...]], tuple[Flag, ...]]
+
+
+def _group_flags(
+    group: Sequence[ReplyText], specifics_of: Mapping[int, frozenset[str]], kept: GroupFlags | None = None
+) -> list[Flag]:
     """A flag for each reply of the group with another whose questions differ."""
-    asked = tuple(_asked(item, specifics_of) if item.questions else None for item in group)
-    return list(_flags_of_group(tuple(group), asked))
+    key = (tuple(group), tuple(_asked(item, specifics_of) if item.questions else None for item in group))
+    if kept is None:
+        return list(_flags_of_group(*key))
+    return list(kept.get_or_make(key, lambda key: _flags_of_group(*key)))
 
 
-@lru_cache(maxsize=256)  # the daemon re-derives a month of replies after every arrival: most groups stay the same
 def _flags_of_group(group: tuple[ReplyText, ...], asked: tuple[Asked | None, ...]) -> tuple[Flag, ...]:
     """_group_flags, given what each reply's questions ask (None: it answers none).
 

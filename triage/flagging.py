@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from triage.canned import find_canned
+from triage.canned import GroupFlags, find_canned
 from triage.checks import ExchangeReader, check_reply
 from triage.config import Config
 from triage.contacts import IdentifierReader, Identify, find_identifiers, resolve_contacts
@@ -68,11 +68,12 @@ class Readings:
         self.identify = IdentifierReader(ruleset, find_identifiers)
         self.reader = ExchangeReader(ruleset, models, self.identify)
         self.checked: GenerationalMemo[tuple[MessageView, tuple[MessageView, ...]], list[Flag]] = GenerationalMemo()
+        self.canned: GroupFlags = GenerationalMemo()
         self._cues: GenerationalMemo[MessageView, Cues] = GenerationalMemo()
 
     def next_generation(self) -> None:
         """A derivation starts: what the one before the last did not read goes."""
-        for owner in (self.identify, self.reader, self.checked, self._cues):
+        for owner in (self.identify, self.reader, self.checked, self.canned, self._cues):
             owner.next_generation()
 
     def cues(self, view: MessageView) -> Cues:
@@ -92,6 +93,7 @@ class Readings:
         """How many readings each memo holds (for tests and memory probes)."""
         return {
             "checked": len(self.checked),
+            "canned": len(self.canned),
             "cues": len(self._cues),
             "identifiers": self.identify.size(),
             "exchange": self.reader.size(),
@@ -169,7 +171,7 @@ class FlagEngine:
         }
         # Recognised acknowledgements are automatic mail to find_canned, as to the other derivations.
         replies = [v for v in views if v.direction is Direction.OUT and v.id not in acks]
-        return find_canned(replies, questions_of, specifics)
+        return find_canned(replies, questions_of, specifics, self.readings().canned)
 
     def recompute(
         self, store: Store, now: datetime, since: datetime | None = None, derive_windows: DeriveWindows | None = None
