@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/flag_latency.py STORE [--arrivals 60] [--check] [--profile FILE]
 
-STORE is a store the backfill benchmark left (`backfill.py --keep`: WORKDIR/triage-1/triage.sqlite).
+STORE is a store the backfill benchmark left (`backfill.py --workdir WORKDIR --keep`: WORKDIR/store/triage.sqlite).
 Its newest --arrivals messages are taken out of a copy, then put back one at a time; after each,
 Analyzer.flag_after([id]) runs as the daemon's FlagWorker runs it (readings kept warm), timed
 per step. --check compares the flags each derivation wrote with a derivation by a fresh engine
