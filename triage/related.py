@@ -10,7 +10,9 @@ change only the flags of its own group (merged groups included); the daemon re-d
 groups and keeps the rest.
 
 The groups may be wider than strictly needed (an identifier cited by many customers joins them
-all, though contacts ignore it): wider costs time, never a wrong flag.
+all, though contacts ignore it): wider costs time, never a wrong flag. A colleague's address
+copied on every reply joins all those replies into one group; listed in `[support] addresses`
+(it is one of ours), it joins nothing.
 """
 
 from __future__ import annotations
