@@ -14,6 +14,7 @@ from typing import Any
 from triage.memo import GenerationalMemo
 from triage.model import Direction, MessageView
 from triage.rules import RulesError, Ruleset, default_rules_dir, read_toml
+from triage.unionfind import UnionFind
 
 GMAIL_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 NOT_ALPHANUMERIC = re.compile(r"[\W_]+", re.UNICODE)
@@ -248,26 +249,6 @@ def cited_addresses(text: str) -> set[str]:
     return {normalise_address(a.rstrip(".")) for a in EMAIL.findall(text)}
 
 
-class _Groups:
-    """Union-find over normalised addresses; a group's key is its smallest address."""
-
-    def __init__(self, addresses: Iterable[str]) -> None:
-        self.parent = {a: a for a in addresses}
-
-    def find(self, address: str) -> str:
-        root = address
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[address] != root:
-            self.parent[address], address = root, self.parent[address]
-        return root
-
-    def union(self, first: str, second: str) -> None:
-        a, b = self.find(first), self.find(second)
-        if a != b:
-            self.parent[max(a, b)] = min(a, b)  # the smaller address stays the root, so keys are stable
-
-
 def resolve_contacts(
     views: Sequence[MessageView],
     ruleset: Ruleset,
@@ -283,7 +264,7 @@ def resolve_contacts(
     support = {normalise_address(a) for a in support_addresses}
     incoming = [v for v in views if v.direction is Direction.IN and v.automated is None and v.sender]
     senders = {normalise_address(v.sender) for v in incoming} - support
-    groups = _Groups(senders)
+    groups = UnionFind(senders)
     identify = identify or IdentifierReader(ruleset)
     for addresses in _addresses_by_identifier(incoming, identify, senders).values():
         if len(addresses) <= MAX_ADDRESSES_PER_IDENTIFIER:
@@ -311,14 +292,14 @@ def _addresses_by_identifier(
     return cited
 
 
-def _contact_of(view: MessageView, groups: _Groups, support: Collection[str]) -> str | None:
+def _contact_of(view: MessageView, groups: UnionFind, support: Collection[str]) -> str | None:
     if view.direction is Direction.IN:
         sender = normalise_address(view.sender)
-        if sender in groups.parent:
+        if sender in groups:
             return groups.find(sender)
         return sender or None
     recipients = sorted({normalise_address(r) for r in view.recipients} - set(support))
-    known = sorted(groups.find(r) for r in recipients if r in groups.parent)
+    known = sorted(groups.find(r) for r in recipients if r in groups)
     if known:
         return known[0]
     return recipients[0] if recipients else None

@@ -21,6 +21,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from triage.contacts import Identify, cited_addresses, normalise_address
 from triage.model import Direction, MessageView
+from triage.unionfind import UnionFind
 
 
 class RelatedGroups:
@@ -58,26 +59,11 @@ class RelatedGroups:
 
 
 def _groups(views: Sequence[MessageView], links: Mapping[int, list[str]]) -> dict[int, str]:
-    parent: dict[str, str] = {}
-
-    def find(node: str) -> str:
-        root = parent.setdefault(node, node)
-        if root == node:
-            return node
-        while parent[root] != root:
-            root = parent[root]
-        while parent[node] != root:
-            parent[node], node = root, parent[node]
-        return root
-
-    own = {view.id: f"m:{view.message_id}" for view in views}
+    groups = UnionFind()
     for view in views:
-        here = find(own[view.id])
         for node in links[view.id]:
-            other = find(node)
-            if other != here:
-                parent[other] = here
-    return {message: find(node) for message, node in own.items()}
+            groups.union(f"m:{view.message_id}", node)
+    return {view.id: groups.find(f"m:{view.message_id}") for view in views}
 
 
 def touched_groups(

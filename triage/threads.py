@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from triage.contacts import normalise_address
 from triage.model import Direction, MessageView
+from triage.unionfind import UnionFind
 
 address_of = normalise_address  # the name the thread and repeat code reads best with
 
@@ -47,22 +48,12 @@ _last_threads: tuple[list[tuple[int, str, str | None, tuple[str, ...]]], dict[in
 
 
 def _thread_keys(views: Sequence[MessageView]) -> dict[int, str]:
-    parent: dict[str, str] = {}
-
-    def find(mid: str) -> str:
-        parent.setdefault(mid, mid)
-        while parent[mid] != mid:
-            parent[mid] = parent[parent[mid]]
-            mid = parent[mid]
-        return mid
-
+    threads = UnionFind()
     for view in views:
         for other in (view.in_reply_to, *view.references):
             if other:
-                a, b = find(view.message_id), find(other)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-    return {view.id: find(view.message_id) for view in views}
+                threads.union(view.message_id, other)
+    return {view.id: threads.find(view.message_id) for view in views}
 
 
 def same_conversation(first: MessageView, second: MessageView, threads: dict[int, str]) -> bool:
