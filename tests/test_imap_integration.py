@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -77,3 +78,36 @@ def test_internal_date_keeps_the_moment_the_server_gave(
         session.examine("INBOX")
         (fetched,) = session.fetch(session.uids_after(0), 1_000_000)
     assert fetched.internal_date == datetime(2026, 10, 25, 1, 30, 5, tzinfo=UTC)
+
+
+def test_fetch_reads_each_message_as_imapclient_does(imap_server: ImapServer, make_config: MakeConfig) -> None:
+    """ImapSession reads FETCH answers itself: it must find what imapclient's parser finds, on each server."""
+    imap_server.append("INBOX", [*mailgen.backfill(5), mailgen.customer_mail(9, "id")])
+    account = load_config(make_config(imap_server.account())).accounts[0]
+    with ImapSession(account, timeout=30) as session:
+        session.examine("INBOX")
+        fetched = session.fetch(session.uids_after(0), 1_000_000)
+    with imap_server.client() as client:
+        client.normalise_times = False
+        client.select_folder("INBOX", readonly=True)
+        expected = client.fetch(client.search("ALL"), ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
+    assert len(fetched) == 6
+    assert [(m.uid, m.raw, m.size, m.internal_date) for m in fetched] == [
+        (uid, data[b"BODY[]"], data[b"RFC822.SIZE"], data[b"INTERNALDATE"].astimezone(UTC))
+        for uid, data in sorted(expected.items())
+    ]
+
+
+def test_fetching_at_debug_level_logs_no_mail(
+    imap_server: ImapServer, make_config: MakeConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """imapclient turns imaplib's protocol trace on; ImapSession turns it off, so a DEBUG log holds no
+    customer's words (and no time goes into formatting each message for it)."""
+    imap_server.append("INBOX", [mailgen.customer_mail(3, "en", tag=" zebra-marker-8841")])
+    account = load_config(make_config(imap_server.account())).accounts[0]
+    with caplog.at_level(logging.DEBUG), ImapSession(account, timeout=30) as session:
+        session.examine("INBOX")
+        (fetched,) = session.fetch(session.uids_after(0), 1_000_000)
+    assert b"zebra-marker-8841" in fetched.raw
+    assert caplog.records, "nothing logged at DEBUG: the test would prove nothing"
+    assert not [r for r in caplog.records if "zebra-marker" in r.getMessage()]
