@@ -115,7 +115,7 @@ def fetch_imapclient(host: str, port: int, user: str, password: str, batch: int)
 
 
 def fetch_triage(config: Config) -> tuple[Stage, list[tuple[FolderRole, RawMail]]]:
-    """triage's own fetch path (ImapSession: EXAMINE, UID SEARCH, RFC822.SIZE then BODY.PEEK[])."""
+    """triage's own fetch path (ImapSession: EXAMINE, UID SEARCH, then per batch UID SEARCH LARGER and FETCH)."""
     account = config.accounts[0]
     raws: list[tuple[FolderRole, RawMail]] = []
     with timer() as elapsed, ImapSession(account, config.capture.timeout_seconds) as session:
