@@ -187,8 +187,8 @@ class PhraseList:
 
     def find(self, text: str) -> list[str]:
         """The phrases in a text, as the list writes them."""
-        words = _tokens(text)
-        starting = self.index.keys() & set(words)  # set operations, not a lookup per word
+        words, distinct = _words(text)
+        starting = self.index.keys() & distinct  # set operations, not a lookup per word
         found = set()
         for start, word in enumerate(words) if starting else ():
             if word in starting:
@@ -198,11 +198,11 @@ class PhraseList:
         return sorted(found)
 
     def starts(self, text: str) -> bool:
-        words = _tokens(text)
+        words = _words(text)[0]
         return bool(words) and any(words[: len(p)] == p for p in self.index.get(words[0], {}))
 
     def whole(self, text: str) -> bool:
-        words = _tokens(text)
+        words = _words(text)[0]
         return bool(words) and words in self.index.get(words[0], {})
 
 
@@ -795,9 +795,13 @@ def _all_languages(ruleset: Ruleset, name: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=256)
-def _tokens(text: str) -> tuple[str, ...]:
-    """A text cut as phrases are; the checks look up several lists in one text in a row."""
-    return tuple(TOKEN.findall(text.lower()))
+# The checks look up several phrase lists in one sentence in a row (courtesy, redirect and
+# acknowledgement; question and request cues; what it asks for): it is cut once for all of them.
+@lru_cache(maxsize=64)
+def _words(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """A text cut as phrases are, and its distinct words."""
+    words = tuple(TOKEN.findall(text.lower()))
+    return words, frozenset(words)
 
 
 @lru_cache(maxsize=64)
