@@ -794,10 +794,10 @@ def _all_languages(ruleset: Ruleset, name: str) -> tuple[str, ...]:
     return tuple(p for _, items in sorted(ruleset.phrase_list(name).items()) for p in items)
 
 
-@lru_cache(maxsize=256)
 # The checks look up several phrase lists in one sentence in a row (courtesy, redirect and
-# acknowledgement; question and request cues; what it asks for): it is cut once for all of them.
-@lru_cache(maxsize=64)
+# acknowledgement; question and request cues; what it asks for): it is cut, and its distinct
+# words are collected, once for all of them.
+@lru_cache(maxsize=256)
 def _words(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
     """A text cut as phrases are, and its distinct words."""
     words = tuple(TOKEN.findall(text.lower()))
