@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from triage.sources import imap
 from triage.sources.imap import fetch_answers, fetched_mail, internal_datetime
 
 BODY = b'From: a@example.com\r\nSubject: hi\r\n\r\nHello (with a ) and a "quote"\r\n'
@@ -31,6 +32,22 @@ def test_the_usual_answers_give_the_message_its_uid_size_and_date(shape: list[ob
     mail = fetched_mail(shape)
     assert mail is not None
     assert (mail.uid, mail.size, mail.internal_date, mail.raw) == (17, 61, MOMENT, BODY)
+
+
+def test_the_usual_answer_needs_no_general_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast reading is what makes a backfill's fetch cheap: it must not fall through silently."""
+
+    def unused(*args: object, **kwargs: object) -> object:
+        raise AssertionError("imapclient's parser read a usual answer")
+
+    monkeypatch.setattr(imap, "parse_fetch_response", unused)
+    mail = fetched_mail(answer(b"3 (UID 17 RFC822.SIZE 61 INTERNALDATE " + DATE))
+    assert mail is not None and mail.uid == 17
+
+
+def test_a_message_with_an_unreadable_date_is_kept_without_one() -> None:
+    mail = fetched_mail(answer(b'3 (UID 17 RFC822.SIZE 61 INTERNALDATE "2026-03-07T09:15:02Z"'))
+    assert mail is not None and (mail.uid, mail.raw, mail.internal_date) == (17, BODY, None)
 
 
 def test_other_answers_are_read_by_imapclients_parser() -> None:
