@@ -11,9 +11,12 @@ from triage.contacts import (
     IdentifierReader,
     _matched_value,
     _matcher,
+    _matches_at,
+    _occurrences,
     _plain,
     _plausible,
     find_identifiers,
+    leading_literals,
     normalise_address,
     normalise_value,
     required_keywords,
@@ -274,6 +277,55 @@ def test_only_shipped_patterns_take_the_shortcuts(ruleset: Ruleset) -> None:
 def test_required_keywords(pattern: str, keywords: set[str] | None) -> None:
     found = required_keywords(pattern)
     assert (found if found is None else set(found)) == keywords
+
+
+@pytest.mark.parametrize(
+    ("pattern", "starts"),
+    [
+        (r"\b(?:order|pesanan|purchase)\b\s*(\d+)", {"order", "pesanan", "purchase"}),
+        (r"\btiket(?:nya)?\s+(\d+)", {"tiket"}),
+        (r"(?<![\w/-])(?:work\s+order|Case)\s+\d+", {"work", "case"}),
+        (r"(?=\w)\b(?-i:ORD)-\d+", {"ord"}),  # a group: its own literals
+        (r"(?:no\.?\s+kiriman|resi)\d+", {"no", "resi"}),
+        (r"[A-Z]{2,6}-\d{5}", None),  # a class: a match may begin with any letter
+        (r"(?:order)?\d{5}", None),  # optional
+        (r"(?:order|)\d{5}", None),  # an empty alternative
+        (r"(a)\1", {"a"}),
+        (r"\1?(a)", None),
+        (r"\u00e9tat \d+", None),  # not ASCII: casefolding may change its length
+        (r"\b", None),  # only the empty match
+    ],
+)
+def test_leading_literals(pattern: str, starts: set[str] | None) -> None:
+    found = leading_literals(pattern)
+    assert (found if found is None else set(found)) == starts
+
+
+def test_shipped_keyword_patterns_are_tried_only_where_their_keywords_begin(ruleset: Ruleset) -> None:
+    tried_at_keywords = {i.name for i in ruleset.identifiers if _matcher(i.pattern).starts is not None}
+    assert tried_at_keywords >= {"order", "invoice", "customer", "ticket", "tracking", "application", "business"}
+
+
+ASCII_PIECES = [piece for piece in PIECES if piece.isascii() and piece not in "\x1c"] + [
+    "Order ", "tracking number ", "no. kiriman ", "BILLING", "work order ", "AWB", "x", "ref ",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_trying_only_where_a_keyword_begins_finds_what_finditer_finds(ruleset: Ruleset, seed: int) -> None:
+    rng = random.Random(seed)
+    matchers = [(i.name, _matcher(i.pattern)) for i in ruleset.identifiers]
+    for _ in range(400):
+        parts = [
+            rng.choice(ASCII_PIECES) if rng.random() < 0.6 else str(rng.randrange(10 ** rng.randrange(1, 12)))
+            for _ in range(12)
+        ]
+        text = "".join(parts)
+        for name, matcher in matchers:
+            if matcher.starts is None or matcher.fast is None:
+                continue
+            tried = _matches_at(matcher.fast, text, _occurrences(text.casefold(), matcher.starts))
+            assert [m.span() for m in tried] == [m.span() for m in matcher.fast.finditer(text)], (name, text)
 
 
 @pytest.mark.parametrize(

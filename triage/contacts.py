@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sre_parse
 import unicodedata
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
@@ -61,17 +61,19 @@ def find_identifiers(text: str, ruleset: Ruleset) -> set[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
     if _digits(text) < MIN_DIGITS:
         return found  # every value needs MIN_DIGITS digits (_plausible), whatever the pattern
-    folded: str | None = None
+    folded = text.casefold()
     plain = _plain(text)
+    ascii_text = plain and text.isascii()
     for identifier in ruleset.identifiers:
         matcher = _matcher(identifier.pattern)
-        if matcher.keywords is not None:
-            folded = text.casefold() if folded is None else folded
-            if not any(keyword in folded for keyword in matcher.keywords):
-                continue  # no match can lack all of them: the regex would only confirm that
         try:
-            if matcher.fast is not None and plain:
-                matches: Iterable[Any] = matcher.fast.finditer(text)
+            if matcher.fast is not None and matcher.starts is not None and ascii_text:
+                # Where no match can begin, no try: the literals' absence also says there is none.
+                matches: Iterable[Any] = _matches_at(matcher.fast, text, _occurrences(folded, matcher.starts))
+            elif matcher.keywords is not None and not any(keyword in folded for keyword in matcher.keywords):
+                continue  # no match can lack all of them: the regex would only confirm that
+            elif matcher.fast is not None and plain:
+                matches = matcher.fast.finditer(text)
             else:
                 matches = identifier.compiled.finditer(text, timeout=1.0)
             for match in matches:
@@ -82,6 +84,33 @@ def find_identifiers(text: str, ruleset: Ruleset) -> set[tuple[str, str]]:
         except TimeoutError:
             continue  # a runaway identifier regex must not stop the flags; `rules check` reports it
     return found
+
+
+def _occurrences(folded: str, literals: frozenset[str]) -> list[int]:
+    """Where any of the literals starts in the text, in order."""
+    found: set[int] = set()
+    for literal in literals:
+        at = folded.find(literal)
+        while at >= 0:
+            found.add(at)
+            at = folded.find(literal, at + 1)
+    return sorted(found)
+
+
+def _matches_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> Iterator[re.Match[str]]:
+    """pattern.finditer(text) for a pattern whose every match begins at one of `starts`.
+
+    finditer tries every position; a position where no match can begin is skipped here. A
+    match tried at a position sees the text before it, as finditer's does (lookbehind, \\b).
+    """
+    end = 0
+    for start in starts:
+        if start < end:
+            continue  # inside the match before: finditer goes on from its end
+        match = pattern.match(text, start)
+        if match is not None:
+            yield match
+            end = match.end()
 
 
 class IdentifierReader:
@@ -116,6 +145,7 @@ class _Matcher:
 
     keywords: frozenset[str] | None  # casefolded: every match contains one (None: unknown)
     fast: re.Pattern[str] | None  # the stdlib `re` compile of a shipped pattern (no timeout)
+    starts: frozenset[str] | None = None  # casefolded ASCII: every match begins with one (None: unknown)
 
 
 _MATCHERS: dict[str, _Matcher] = {}
@@ -143,7 +173,10 @@ def _build_matcher(pattern: str) -> _Matcher:
         fast = re.compile(pattern, re.IGNORECASE)
     except re.error:
         return _Matcher(None, None)
-    return _Matcher(required_keywords(pattern), fast)
+    starts = leading_literals(pattern)
+    if starts is not None and min(map(len, starts)) < MIN_START:
+        starts = None  # a letter begins a match at every other word: the keywords' test is cheaper
+    return _Matcher(required_keywords(pattern), fast, starts)
 
 
 @lru_cache(maxsize=1)
@@ -159,6 +192,8 @@ def _shipped_patterns() -> frozenset[str]:
 
 # A keyword this short is in almost every text: checking for it saves nothing.
 MIN_KEYWORD = 3
+# A match is tried wherever one of a pattern's leading literals is: not where a single letter is.
+MIN_START = 2
 
 
 def required_keywords(pattern: str) -> frozenset[str] | None:
@@ -201,6 +236,48 @@ def _item_keywords(op: Any, av: Any) -> frozenset[str] | None:
             return None
         return frozenset().union(*alternatives)  # type: ignore[arg-type]
     return None  # a class, an anchor, a lookaround, an optional part: nothing certain
+
+
+def leading_literals(pattern: str) -> frozenset[str] | None:
+    """Casefolded ASCII strings one of which every match of the pattern begins with (None: none known).
+
+    A case-insensitive match of an ASCII literal in ASCII text is where the casefolded text has
+    it: the text's other positions need no try. Zero-width assertions before it (\\b, lookarounds)
+    only narrow where a match begins.
+    """
+    try:
+        parsed = sre_parse.parse(pattern, re.IGNORECASE)
+    except (re.error, RecursionError, OverflowError):
+        return None
+    return _sequence_starts(list(parsed.data))
+
+
+_ZERO_WIDTH = (sre_parse.AT, sre_parse.ASSERT, sre_parse.ASSERT_NOT)
+
+
+def _sequence_starts(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
+    """The literals a sequence's matches begin with: its first consuming item's."""
+    index = 0
+    while index < len(items) and items[index][0] in _ZERO_WIDTH:
+        index += 1
+    run = ""
+    for op, av in items[index:]:
+        if op is not sre_parse.LITERAL or not chr(av).isascii():
+            break
+        run += chr(av).casefold()
+    if run:
+        return frozenset({run})
+    if index == len(items):
+        return None  # matches the empty string
+    op, av = items[index]
+    if op is sre_parse.SUBPATTERN:
+        return _sequence_starts(list(av[-1]))
+    if op is sre_parse.BRANCH:
+        alternatives = [_sequence_starts(list(a)) for a in av[1]]
+        if any(a is None for a in alternatives):
+            return None
+        return frozenset().union(*alternatives)  # type: ignore[arg-type]
+    return None  # a class, a repeat, a group reference: a match may begin with anything
 
 
 # Non-ASCII characters `re` and `regex` treat alike: neither a word character nor cased, and a
