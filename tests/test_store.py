@@ -10,7 +10,7 @@ import pytest
 
 from triage.model import Direction, FolderRole, RawMail
 from triage.parse import parse_mail
-from triage.store import MIGRATIONS, Captured, Checkpoint, Store, StoreError, TopicRows, open_store
+from triage.store import MIGRATIONS, PAGE_SIZE, Captured, Checkpoint, Store, StoreError, TopicRows, open_store
 
 
 def mail(n: int, message_id: bool = True) -> bytes:
@@ -131,6 +131,22 @@ def test_migrations_are_recorded_and_reopening_is_harmless(tmp_path: Path) -> No
     assert names == [name for name, _ in MIGRATIONS]
     assert names[0] == "0001_initial"
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_new_store_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    new = open_store(tmp_path / "new.sqlite")
+    new.save_batch("acct", [captured(mail(1), 1)], checkpoint(1))
+    new.close()
+    assert open_store(tmp_path / "new.sqlite").db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    old_path = tmp_path / "old.sqlite"
+    with sqlite3.connect(old_path) as conn:  # a store created before the page size was chosen
+        conn.execute("PRAGMA page_size = 4096")
+        conn.execute("PRAGMA journal_mode = wal")
+        conn.execute("CREATE TABLE unrelated (x)")
+    old = open_store(old_path)
+    old.save_batch("acct", [captured(mail(2), 2)], checkpoint(2))
+    assert old.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert old.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 1
 
 
 def test_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:

