@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import subprocess
@@ -163,3 +164,39 @@ def test_readings_kept_between_derivations_change_no_flag(
     later = views[len(views) // 3 :]  # a later window: most of it read already
     assert kept.derive(views, now) == first
     assert kept.derive(later, now) == FlagEngine(kept.ruleset, kept.models, Config()).derive(later, now)
+
+
+def test_the_collector_is_paused_while_a_derivation_runs_and_as_it_was_after(
+    in_date_order: tuple[Path, dict[str, set[str]]], analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, _ = in_date_order
+    store = open_store(load_config(config).store.path)
+    engine = FlagEngine(analyzer.classifier.ruleset, analyzer.classifier.models, Config())
+    seen: list[bool] = []
+    for step in ("load_views", "link_replies"):
+        original = getattr(flagging, step)
+        monkeypatch.setattr(
+            flagging,
+            step,
+            lambda *args, _original=original, **kwargs: seen.append(gc.isenabled()) or _original(*args, **kwargs),
+        )
+    views = load_views(store)
+    now = max(v.date for v in views) + timedelta(days=2)
+    assert gc.isenabled()
+    engine.derive(views, now)
+    engine.window_flags(store, now, engine.windows(store)[0])
+    engine.recompute_after(store, [views[-1].id], now)
+    store.close()
+    assert seen and not any(seen)  # loading and deriving, in a backfill's window and in the daemon's
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError), flagging.collector_paused():
+        assert not gc.isenabled()
+        _ = 1 // 0
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with flagging.collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller that turned it off keeps it off
+    finally:
+        gc.enable()
