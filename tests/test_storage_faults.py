@@ -33,15 +33,26 @@ from triage.model import FolderRole
 from triage.schedule import due_period, parse_schedule
 from triage.service import Daemon, FolderWatcher
 from triage.sources.imap import ImapSession
-from triage.store import Store, StoreError, open_store
+from triage.store import PAGE_SIZE, Store, StoreError, open_store
 
 BATCH = 5
 
 
-def fill_pages(store: Store, spare: int = 0) -> None:
-    """Let the store's connection grow by at most `spare` pages: SQLite then answers SQLITE_FULL."""
+def fill_pages(store: Store, spare_bytes: int = 0) -> None:
+    """Let the store's connection grow by at most `spare_bytes` (whole pages): SQLite then answers SQLITE_FULL."""
     pages = store.db.execute("PRAGMA page_count").fetchone()[0]
-    store.db.execute(f"PRAGMA max_page_count = {pages + spare}")
+    page_size = store.db.execute("PRAGMA page_size").fetchone()[0]
+    store.db.execute(f"PRAGMA max_page_count = {pages + spare_bytes // page_size}")
+
+
+def with_small_pages(path: Path) -> Path:
+    """A new store file with 4 KB pages (as stores were first made): a budget of a few pages is then about one batch."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA page_size = 4096")
+        conn.execute("PRAGMA journal_mode = wal")
+    conn.close()
+    return path
 
 
 def make_room(store: Store) -> None:
@@ -160,9 +171,10 @@ def test_capture_stops_at_the_last_stored_batch_and_resumes_without_loss(
     monkeypatch.setenv(account.password_env, account.password)
     path = tmp_path / "store" / "triage.sqlite"
     config = load_config(write_config(tmp_path / "config.toml", path, [account], {"batch_size": BATCH}))
-    store = open_store(path)
+    store = open_store(with_small_pages(path))
+    assert store.db.execute("PRAGMA page_size").fetchone()[0] == 4096
     store.save_batch("x", [captured(mail(0), 0)], None)  # migrations and a first row: room to measure from
-    fill_pages(store, spare=2)  # about one batch fits
+    fill_pages(store, spare_bytes=2 * 4096)  # about one batch fits
     with ImapSession(config.accounts[0], 30) as session, pytest.raises(StoreError, match="the disk is full"):
         capture_folder(session, store, config, FolderRole.INBOX)
     uids = pymap.uids("INBOX")
@@ -350,10 +362,10 @@ DAMAGE = {
     "garbage": lambda good: b"this is not a database" * 500,
     "random bytes": lambda good: os.urandom(65536),
     "header only": lambda good: good[:100],
-    "first page only": lambda good: good[:4096],
+    "first page only": lambda good: good[:PAGE_SIZE],
     "cut in half": lambda good: good[: len(good) // 2],
     "cut mid-page": lambda good: good[: len(good) // 2 + 1000],
-    "last page missing": lambda good: good[:-4096],
+    "last page missing": lambda good: good[:-PAGE_SIZE],
     "bad page size": lambda good: good[:16] + b"\x00\x03" + good[18:],
 }
 
@@ -391,7 +403,7 @@ def test_the_cli_on_a_damaged_store_says_so_without_a_traceback(tmp_path: Path) 
 def test_damage_inside_an_open_store_fails_the_batch_clearly(tmp_path: Path, good_store_bytes: bytes) -> None:
     path = tmp_path / "triage.sqlite"
     damaged = bytearray(good_store_bytes)
-    damaged[4096 * 3 : 4096 * 12] = os.urandom(4096 * 9)  # table pages, past the schema
+    damaged[PAGE_SIZE * 3 : PAGE_SIZE * 12] = os.urandom(PAGE_SIZE * 9)  # table pages, past the schema
     path.write_bytes(bytes(damaged))
     store = open_store(path)
     with pytest.raises(StoreError, match=r"the file is damaged .*restore a backup"):
