@@ -185,6 +185,9 @@ def test_the_collector_is_paused_while_a_derivation_runs_and_as_it_was_after(
     assert gc.isenabled()
     engine.derive(views, now)
     engine.window_flags(store, now, engine.windows(store)[0])
+    assert any(engine.readings().sizes().values())  # a window derived alone keeps its readings for the next
+    engine.window_flags(store, now, engine.windows(store)[0], alone=False)
+    assert not any(engine.readings().sizes().values())  # a backfill's window leaves none for the collector to walk
     engine.recompute_after(store, [views[-1].id], now)
     store.close()
     assert seen and not any(seen)  # loading and deriving, in a backfill's window and in the daemon's

@@ -210,17 +210,21 @@ class FlagEngine:
 
     def window_flags(self, store: Store, now: datetime, window: Window, alone: bool = True) -> WindowFlags:
         """The flags of the mail dated in one window, read with its context from the store."""
-        if not alone:
-            self._readings.clear()  # a backfill's windows share little: keep memory to one window's readings
         end = window.end
         span = (_utc(window.start - window.context), _utc(end + window.context if end else None))
+        # Paused until what the window read is gone: the first collection after would walk all of it.
         with collector_paused():
+            if not alone:
+                self._readings.clear()  # a backfill's windows share little: keep memory to one window's readings
             views = load_views(store, *span, MAX_TEXT_CHARS)
             flags = self.derive(views, now)
-        scope = [v.id for v in views if v.date >= window.start and (end is None or v.date < end)]
-        in_scope = set(scope)
-        rows = {flag_key(f): flag_row(f, self.ruleset.version) for f in flags if f.message in in_scope}
-        return WindowFlags(scope, list(rows.values()))
+            scope = [v.id for v in views if v.date >= window.start and (end is None or v.date < end)]
+            in_scope = set(scope)
+            rows = {flag_key(f): flag_row(f, self.ruleset.version) for f in flags if f.message in in_scope}
+            del views, flags
+            if not alone:
+                self._readings.clear()
+            return WindowFlags(scope, list(rows.values()))
 
     def recompute_after(
         self,
