@@ -803,8 +803,7 @@ def message_row(account: str, item: Captured, now: str | None = None) -> dict[st
 
 # Each message's raw bytes (about 5 KB, often more) are stored whole: with SQLite's default 4 KB
 # pages every one of them spills into a chain of overflow pages. 16 KB pages hold most in one
-# page (storing a backfill: 25% less CPU and 30% less time; SQLite's own measurements of blob
-# I/O favour 8-16 KB pages too).
+# page (storing 10,000 messages: a fifth less CPU, a quarter less wall time).
 PAGE_SIZE = 16384
 
 
