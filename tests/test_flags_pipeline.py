@@ -7,8 +7,10 @@ import json
 import random
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -172,14 +174,17 @@ def test_the_collector_is_paused_while_a_derivation_runs_and_as_it_was_after(
     config, _ = in_date_order
     store = open_store(load_config(config).store.path)
     engine = FlagEngine(analyzer.classifier.ruleset, analyzer.classifier.models, Config())
-    seen: list[bool] = []
-    for step in ("load_views", "link_replies"):
-        original = getattr(flagging, step)
-        monkeypatch.setattr(
-            flagging,
-            step,
-            lambda *args, _original=original, **kwargs: seen.append(gc.isenabled()) or _original(*args, **kwargs),
-        )
+    seen: list[bool] = []  # whether the collector was on, at each load and each derivation
+
+    def noting_the_collector(step: Callable[..., Any]) -> Callable[..., Any]:
+        def noted(*args: Any, **kwargs: Any) -> Any:
+            seen.append(gc.isenabled())
+            return step(*args, **kwargs)
+
+        return noted
+
+    for name in ("load_views", "link_replies"):
+        monkeypatch.setattr(flagging, name, noting_the_collector(getattr(flagging, name)))
     views = load_views(store)
     now = max(v.date for v in views) + timedelta(days=2)
     assert gc.isenabled()
