@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from tests import mailgen
 from tests.servers import ImapServer, message_count, query_store, run_triage, wait_until, write_config
-from tests.test_store import captured, checkpoint, mail
+from tests.test_store import captured, checkpoint, mail, with_small_pages
 from triage.analyze import Analyzer
 from triage.capture import capture_folder
 from triage.cli import main
@@ -43,16 +43,6 @@ def fill_pages(store: Store, spare_bytes: int = 0) -> None:
     pages = store.db.execute("PRAGMA page_count").fetchone()[0]
     page_size = store.db.execute("PRAGMA page_size").fetchone()[0]
     store.db.execute(f"PRAGMA max_page_count = {pages + spare_bytes // page_size}")
-
-
-def with_small_pages(path: Path) -> Path:
-    """A new store file with 4 KB pages (as stores were first made): a budget of a few pages is then about one batch."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA page_size = 4096")
-        conn.execute("PRAGMA journal_mode = wal")
-    conn.close()
-    return path
 
 
 def make_room(store: Store) -> None:
@@ -171,7 +161,7 @@ def test_capture_stops_at_the_last_stored_batch_and_resumes_without_loss(
     monkeypatch.setenv(account.password_env, account.password)
     path = tmp_path / "store" / "triage.sqlite"
     config = load_config(write_config(tmp_path / "config.toml", path, [account], {"batch_size": BATCH}))
-    store = open_store(with_small_pages(path))
+    store = open_store(with_small_pages(path))  # a budget of a few pages is then about one batch
     assert store.db.execute("PRAGMA page_size").fetchone()[0] == 4096
     store.save_batch("x", [captured(mail(0), 0)], None)  # migrations and a first row: room to measure from
     fill_pages(store, spare_bytes=2 * 4096)  # about one batch fits

@@ -138,15 +138,20 @@ def test_a_new_store_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path
     new.save_batch("acct", [captured(mail(1), 1)], checkpoint(1))
     new.close()
     assert open_store(tmp_path / "new.sqlite").db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
-    old_path = tmp_path / "old.sqlite"
-    with sqlite3.connect(old_path) as conn:  # a store created before the page size was chosen
-        conn.execute("PRAGMA page_size = 4096")
-        conn.execute("PRAGMA journal_mode = wal")
-        conn.execute("CREATE TABLE unrelated (x)")
-    old = open_store(old_path)
+    old = open_store(with_small_pages(tmp_path / "old.sqlite"))
     old.save_batch("acct", [captured(mail(2), 2)], checkpoint(2))
     assert old.db.execute("PRAGMA page_size").fetchone()[0] == 4096
     assert old.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 1
+
+
+def with_small_pages(path: Path) -> Path:
+    """A new store file with 4 KB pages, as stores were made before the page size was chosen."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA page_size = 4096")
+        conn.execute("PRAGMA journal_mode = wal")
+    conn.close()
+    return path
 
 
 def test_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
