@@ -17,6 +17,7 @@ import pytest
 from triage import flagging
 from triage.analyze import Analyzer
 from triage.capture import import_raw
+from triage.collector import collector_paused
 from triage.config import Config, load_config
 from triage.demo.sample_mailbox import SampleMessage, sample_messages
 from triage.flagging import FlagEngine
@@ -197,13 +198,13 @@ def test_the_collector_is_paused_while_a_derivation_runs_and_as_it_was_after(
     store.close()
     assert seen and not any(seen)  # loading and deriving, in a backfill's window and in the daemon's
     assert gc.isenabled()
-    with pytest.raises(ZeroDivisionError), flagging.collector_paused():
+    with pytest.raises(ZeroDivisionError), collector_paused():
         assert not gc.isenabled()
         _ = 1 // 0
     assert gc.isenabled()
     gc.disable()
     try:
-        with flagging.collector_paused():
+        with collector_paused():
             pass
         assert not gc.isenabled()  # a caller that turned it off keeps it off
     finally:

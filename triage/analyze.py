@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.classify import Classification, Classifier
+from triage.collector import collector_paused
 from triage.config import Config
 from triage.flagging import DeriveWindows, FlagEngine, flag_key
 from triage.rules import default_rules_dir, load_rules
@@ -75,8 +76,13 @@ class Analyzer:
 
     @classmethod
     def from_config(cls, config: Config) -> Analyzer:
-        """Load and compile the rules; raises RulesError when a rule file is broken."""
-        return cls(Classifier(load_rules(rules_folders(config))), config)
+        """Load and compile the rules; raises RulesError when a rule file is broken.
+
+        Without collections meanwhile: loading keeps what it builds (pipelines, matchers, the
+        example index), so a collection would walk it all to free next to nothing.
+        """
+        with collector_paused():
+            return cls(Classifier(load_rules(rules_folders(config))), config)
 
     def flag_after(
         self,

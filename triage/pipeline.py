@@ -9,7 +9,6 @@ does the same work inline, for the daemon (whose threads make forking unsafe) an
 from __future__ import annotations
 
 import ctypes
-import gc
 import logging
 import multiprocessing
 import os
@@ -24,6 +23,7 @@ from typing import Protocol
 
 from triage.analyze import Analyzer, classify_row, derived_rows
 from triage.capture import PreparedBatch, completed, in_order, to_captured
+from triage.collector import settle_memory
 from triage.config import Config
 from triage.flagging import DeriveWindows, Window, WindowFlags
 from triage.model import FolderRole, RawMail
@@ -92,20 +92,6 @@ class InProcess:
 
 # What a forked worker prepares with: set in the parent just before the fork, inherited, never sent.
 _inherited: tuple[Config, Analyzer] | None = None
-
-
-def settle_memory() -> None:
-    """Leave what is loaded by now (rules, language pipelines) out of the garbage collector's rounds.
-
-    A full collection walked the millions of objects the pipelines hold: 80 ms at a time, every
-    few derivations, on whichever thread was working, while a message waited to be stored or
-    flagged. They live as long as the daemon (or its rules) anyway; memory freed by reference
-    counting is freed as before. Before a fork it also keeps the workers' collections from
-    writing to those objects, which would copy the pages they share with this process.
-    """
-    gc.unfreeze()  # what was settled before may be garbage now (the rules before a reload)
-    gc.collect()
-    gc.freeze()
 
 
 def _end_with(parent: int) -> None:

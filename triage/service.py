@@ -15,10 +15,11 @@ from types import FrameType
 from triage import systemd
 from triage.analyze import Analyzer
 from triage.capture import AfterBatch, capture_folder
+from triage.collector import settle_memory
 from triage.config import AccountConfig, Config, ConfigError, load_config
 from triage.credentials import OAuth2Token
 from triage.model import FolderRole
-from triage.pipeline import preparer_for, settle_memory
+from triage.pipeline import preparer_for
 from triage.rules import RulesError
 from triage.sources.imap import ImapAuthError, ImapError, ImapSession
 from triage.store import Store, StoreError, open_store
