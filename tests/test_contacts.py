@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from triage.contacts import (
+    SCREENS,
     IdentifierReader,
     _matched_value,
     _matcher,
@@ -326,6 +328,43 @@ def test_trying_only_where_a_keyword_begins_finds_what_finditer_finds(ruleset: R
                 continue
             tried = _matches_at(matcher.fast, text, _occurrences(text.casefold(), matcher.starts))
             assert [m.span() for m in tried] == [m.span() for m in matcher.fast.finditer(text)], (name, text)
+
+
+# The shipped patterns the screens were written for: a change to one must check its screen again.
+SCREENED_PATTERNS = {"reference": "fd4de6b61fc61343"}
+
+
+def test_a_screen_is_used_for_the_shipped_pattern_it_was_written_for(ruleset: Ruleset) -> None:
+    screened = {i.name: i.pattern for i in ruleset.identifiers if _matcher(i.pattern).screen is not None}
+    assert set(screened) == set(SCREENS) == set(SCREENED_PATTERNS)
+    for name, pattern in screened.items():
+        assert hashlib.sha256(pattern.encode()).hexdigest()[:16] == SCREENED_PATTERNS[name], (
+            f"the shipped {name!r} pattern changed: check that SCREENS[{name!r}] still finds something "
+            "in every text the pattern matches, then update SCREENED_PATTERNS"
+        )
+    assert _matcher(r"(?<!\w)(?P<value>[A-Z]{2,6}-\d{5,})").screen is None  # a lead's pattern: not shipped
+
+
+SCREEN_PIECES = [*PIECES, *ASCII_PIECES, "SH-2026-", "ab/", "Q-x", "PO 1", "IDR 15000", "x-y/z", "Ab ", "AB ", "99"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_screen_finds_something_wherever_its_pattern_matches(ruleset: Ruleset, seed: int) -> None:
+    rng = random.Random(seed)
+    screened = [(i.name, _matcher(i.pattern)) for i in ruleset.identifiers if _matcher(i.pattern).screen is not None]
+    matched = 0
+    for _ in range(3000):
+        parts = [
+            rng.choice(SCREEN_PIECES) if rng.random() < 0.6 else str(rng.randrange(10 ** rng.randrange(1, 12)))
+            for _ in range(rng.randrange(1, 10))
+        ]
+        text = "".join(parts)
+        for name, matcher in screened:
+            assert matcher.fast is not None and matcher.screen is not None
+            if matcher.fast.search(text):
+                matched += 1
+                assert matcher.screen.search(text), (name, text)
+    assert matched > 150  # the texts do reach the patterns
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,8 @@ def find_identifiers(text: str, ruleset: Ruleset) -> set[tuple[str, str]]:
             elif matcher.keywords is not None and not any(keyword in folded for keyword in matcher.keywords):
                 continue  # no match can lack all of them: the regex would only confirm that
             elif matcher.fast is not None and plain:
+                if matcher.screen is not None and matcher.screen.search(text) is None:
+                    continue  # what every match contains is not there
                 matches = matcher.fast.finditer(text)
             else:
                 matches = identifier.compiled.finditer(text, timeout=1.0)
@@ -146,6 +148,7 @@ class _Matcher:
     keywords: frozenset[str] | None  # casefolded: every match contains one (None: unknown)
     fast: re.Pattern[str] | None  # the stdlib `re` compile of a shipped pattern (no timeout)
     starts: frozenset[str] | None = None  # casefolded ASCII: every match begins with one (None: unknown)
+    screen: re.Pattern[str] | None = None  # finds something in every text where `fast` matches
 
 
 _MATCHERS: dict[str, _Matcher] = {}
@@ -167,7 +170,8 @@ def _build_matcher(pattern: str) -> _Matcher:
     module is up to 9 times slower on them), and `re` parses them as `regex` does, so the
     keywords read from that parse hold. A lead's own pattern keeps `regex` with its timeout.
     """
-    if pattern not in _shipped_patterns():
+    name = _shipped_names().get(pattern)
+    if name is None:
         return _Matcher(None, None)
     try:
         fast = re.compile(pattern, re.IGNORECASE)
@@ -176,18 +180,28 @@ def _build_matcher(pattern: str) -> _Matcher:
     starts = leading_literals(pattern)
     if starts is not None and min(map(len, starts)) < MIN_START:
         starts = None  # a letter begins a match at every other word: the keywords' test is cheaper
-    return _Matcher(required_keywords(pattern), fast, starts)
+    screen = re.compile(SCREENS[name], re.IGNORECASE) if name in SCREENS else None
+    return _Matcher(required_keywords(pattern), fast, starts, screen)
 
 
 @lru_cache(maxsize=1)
-def _shipped_patterns() -> frozenset[str]:
-    """The identifier patterns of the shipped identifiers.toml (read once, on first use)."""
+def _shipped_names() -> dict[str, str]:
+    """The shipped identifiers.toml's names by pattern (read once, on first use)."""
     try:
         data = read_toml(default_rules_dir() / "identifiers.toml")
     except RulesError:
-        return frozenset()
-    tables = data.get("identifier", [])
-    return frozenset(t["pattern"] for t in tables if isinstance(t, dict) and isinstance(t.get("pattern"), str))
+        return {}
+    tables = [t for t in data.get("identifier", []) if isinstance(t, dict)]
+    return {t["pattern"]: str(t.get("name", "")) for t in tables if isinstance(t.get("pattern"), str)}
+
+
+# For a shipped pattern that begins with a class (no keyword to look for): a cheaper search that
+# finds something in every text where the pattern matches, made of the pattern's own pieces, read
+# with its flags. `reference` is tried at every position of the 70% of texts with four digits or
+# more (30 µs a text); its screen, a separator before a digit or a capital before five digits,
+# rules out half of those for 7 µs. Only the shipped pattern of that name takes it; a test pins
+# that pattern, so whoever changes it checks the screen again (and another test, on random text).
+SCREENS = {"reference": r"[/-][A-Z/-]*\d|(?-i:[A-Z] [1-9]\d{4})"}
 
 
 # A keyword this short is in almost every text: checking for it saves nothing.
