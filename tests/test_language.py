@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 import numpy
@@ -10,7 +11,7 @@ from spacy.attrs import IDX, LEMMA, LOWER, ORTH, SPACY
 from spacy.matcher import PhraseMatcher
 
 from triage import language
-from triage.language import LanguageModels, matched_text
+from triage.language import ENGLISH_WORDS, INDONESIAN_WORDS, WORD, LanguageModels, _lower_words, matched_text
 
 # Several names on one phrase ("refund"/"refunds"/"refunded" share a lemma), phrases inside
 # phrases, a phrase at the very end of a text, words repeated: where the order of matches shows.
@@ -146,3 +147,38 @@ def test_a_term_matcher_built_before_a_renewal_matches_after_it(monkeypatch: pyt
     assert models.renewals > 0
     after = matcher.match(models.analyse("my orders ORD-1234567 are late", "en"))
     assert before == after == [("keyword\x1fx\x1flate", "are late"), ("pattern\x1fx\x1forder", "orders ord-1234567")]
+
+
+def words_lowered_one_by_one(text: str) -> list[str]:
+    """The function words' reading as it was: cut into words, then each lower-cased."""
+    return [word.lower() for word in WORD.findall(text)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lower_casing_the_text_first_reads_the_same_words(seed: int) -> None:
+    pieces = [
+        "THE ",
+        "Yang ",
+        "İ",
+        "İstanbul ",
+        "ΟΔΟΣ",
+        "'",
+        "Α ",
+        "K",
+        "ß",
+        "ǅ",
+        "ı",
+        "Ⅻ",
+        "٣",
+        "_",
+        "-",
+        " ",
+        "\n",
+        "Is",
+    ]
+    rng = random.Random(seed)
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12)))
+        function_words = ENGLISH_WORDS | INDONESIAN_WORDS
+        seen = [w for w in _lower_words(text) if w in function_words]
+        assert seen == [w for w in words_lowered_one_by_one(text) if w in function_words], repr(text)
