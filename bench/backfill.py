@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -120,6 +121,30 @@ def backfill_rounds(
     shutil.rmtree(mirror, ignore_errors=True)
     assert done is not None
     return mbsync_runs, triage_runs, done, config, store
+
+
+# The steps `triage run --once` logs with their duration, and a log line's key=value fields.
+STEP = re.compile(r"INFO triage\.service (rules loaded|folder synced|flags derived) (.*)")
+FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def report_phases(log: Path, run: Run) -> None:
+    """Where one `triage run --once` spent its wall time, from the durations it logs."""
+    loading, lines = 0.0, []
+    for match in STEP.finditer(log.read_text(errors="replace")):
+        step, fields = match.group(1), dict(FIELD.findall(match.group(2)))
+        seconds = float(fields.get("seconds", "nan"))
+        if step == "rules loaded":
+            loading += seconds
+        elif step == "folder synced":
+            lines.append((f"capture {fields.get('mailbox')}: {fields.get('new')} new (parse, classify)", seconds))
+        else:
+            lines.append((f"flags: {fields.get('flags')} (workers derive the windows)", seconds))
+    rest = run.seconds - sum(seconds for _, seconds in lines)
+    say(f"\nwhere the last triage round's {run.seconds:.1f} s went (the durations it logs):")
+    say(f"  {f'start and exit: imports, rules and pipelines ({loading:.1f} s, one core), workers':68s} {rest:5.1f} s")
+    for label, seconds in lines:
+        say(f"  {label:68s} {seconds:5.1f} s")
 
 
 def fail_on(run: Run, what: str, log: Path) -> None:
@@ -246,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         fsync = args.mbsync_fsync == "yes"
         mbsync, triage, done, config, store = backfill_rounds(server, work, args.rounds, args.messages, fsync)
         report_backfill(mbsync, triage, done, args.messages)
+        report_phases(work / f"triage-{args.rounds}.log", triage[-1])
         if not args.no_stages:
             os.environ[PASSWORD_ENV] = server.password  # ImapSession reads it, as the config says
             stages = measure_stages(load_config(config), server.password, work / "stages" / "stages.sqlite")

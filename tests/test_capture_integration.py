@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import signal
 import subprocess
@@ -81,8 +82,11 @@ def test_inbox_and_sent_are_both_captured(imap_server: ImapServer, make_config: 
     inbox, sent = seed_conversation(imap_server)
     config = make_config(imap_server.account())
 
-    run_once(config)
+    done = run_once(config)
 
+    # The log says how long each step took (the benchmark reads where a backfill's time went).
+    for step in ("rules loaded", "folder synced .*folder=inbox", "folder synced .*folder=sent", "flags derived"):
+        assert re.search(rf"INFO triage\.service {step} .*seconds=\d+\.\d{{3}}", done.stderr), step
     records = jsonl_messages(config)
     assert len(records) == len(inbox) + len(sent)
     for record in records:

@@ -83,11 +83,11 @@ def main() -> None:
 @config_option
 def run(once: bool, config_path: Path | None) -> None:
     """Capture mail from every account: the daemon (IMAP IDLE), or one pass with --once."""
-    from triage.service import Daemon, run_once
+    from triage.service import Daemon, load_analyzer, run_once
 
     config = get_config(config_path)
     with user_errors():
-        analyzer = Analyzer.from_config(config)
+        analyzer = load_analyzer(config)
         if once:
             errors = run_once(config, analyzer)
             for error in errors:

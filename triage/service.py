@@ -55,6 +55,14 @@ def oauth2_for(account: AccountConfig) -> OAuth2Token | None:
     return OAuth2Token(account.oauth2_token_command, owner=f"account {account.name!r}")
 
 
+def load_analyzer(config: Config) -> Analyzer:
+    """The rules and language pipelines, loaded (raises RulesError); the log says how long that took."""
+    start = time.monotonic()
+    analyzer = Analyzer.from_config(config)
+    log.info("rules loaded", extra={"rules_version": analyzer.version, "seconds": _since(start)})
+    return analyzer
+
+
 def run_once(config: Config, analyzer: Analyzer | None = None) -> list[str]:
     """One catch-up pass over every account and folder; returns the errors (empty when all synced).
 
@@ -62,7 +70,7 @@ def run_once(config: Config, analyzer: Analyzer | None = None) -> list[str]:
     then derive the flag windows while this process writes them.
     """
     errors: list[str] = []
-    analyzer = analyzer or Analyzer.from_config(config)
+    analyzer = analyzer or load_analyzer(config)
     new_ids: list[int] = []
 
     def after_batch(store: Store, ids: list[int]) -> None:
@@ -75,6 +83,7 @@ def run_once(config: Config, analyzer: Analyzer | None = None) -> list[str]:
                 try:
                     with ImapSession(account, config.capture.timeout_seconds, oauth2=oauth2_for(account)) as session:
                         for role in ROLES:
+                            start = time.monotonic()
                             result = capture_folder(
                                 session, store, config, role, after_batch=after_batch, prepare=preparer.submit
                             )
@@ -85,6 +94,7 @@ def run_once(config: Config, analyzer: Analyzer | None = None) -> list[str]:
                                     "folder": role.value,
                                     "mailbox": result.mailbox,
                                     "new": result.new,
+                                    "seconds": _since(start),
                                 },
                             )
                 except ImapError as exc:
@@ -92,11 +102,18 @@ def run_once(config: Config, analyzer: Analyzer | None = None) -> list[str]:
                     store.record_error(account.name, ROLES, str(exc))
                     log.error("account failed", extra={"account": account.name, "error": str(exc)})
             analyzer.analyze_missing(store)
-            analyzer.flag_after(store, new_ids, derive_windows=preparer.derive_windows)
+            start = time.monotonic()
+            flags = analyzer.flag_after(store, new_ids, derive_windows=preparer.derive_windows)
+            log.info("flags derived", extra={"new_messages": len(new_ids), "flags": flags, "seconds": _since(start)})
         store.set_state("rules_version", analyzer.version)
     finally:
         store.close()
     return errors
+
+
+def _since(start: float) -> str:
+    """Seconds since a time.monotonic() reading, for a log field."""
+    return f"{time.monotonic() - start:.3f}"
 
 
 def purge_old_raw(store: Store, config: Config, now: datetime) -> int:
@@ -165,8 +182,7 @@ class FlagWorker(threading.Thread):
                 store = store or open_store(self.config.store.path)
                 start = time.monotonic()
                 flags = self.current().flag_after(store, ids, narrow=not recheck)
-                seconds = f"{time.monotonic() - start:.3f}"
-                log.info("flags derived", extra={"new_messages": len(ids), "flags": flags, "seconds": seconds})
+                log.info("flags derived", extra={"new_messages": len(ids), "flags": flags, "seconds": _since(start)})
             except StoreError as exc:  # a full or locked store: say so plainly, and try again
                 log.error("flag derivation failed; retrying", extra={"messages": len(ids), "error": str(exc)})
                 self._resubmit(ids, recheck)
@@ -251,8 +267,7 @@ class FolderWatcher(threading.Thread):
         start = time.monotonic()
         result = capture_folder(session, store, self.config, self.role, self.stop, self._batch_stored)
         if result.new:
-            seconds = f"{time.monotonic() - start:.3f}"
-            log.info("captured", extra=self._fields() | {"new": result.new, "seconds": seconds})
+            log.info("captured", extra=self._fields() | {"new": result.new, "seconds": _since(start)})
         if result.new_ids and self.after_pass is not None:
             self.after_pass(store, list(result.new_ids))
 
