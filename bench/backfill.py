@@ -139,7 +139,7 @@ def report_phases(log: Path, run: Run) -> None:
         elif step == "folder synced":
             lines.append((f"capture {fields.get('mailbox')}: {fields.get('new')} new (parse, classify)", seconds))
         else:
-            lines.append((f"flags: {fields.get('flags')} (workers derive the windows)", seconds))
+            lines.append((f"flag windows: {fields.get('flags')} flags (workers derive them)", seconds))
     rest = run.seconds - sum(seconds for _, seconds in lines)
     say(f"\nwhere the last triage round's {run.seconds:.1f} s went (the durations it logs):")
     say(f"  {f'start and exit: imports, rules and pipelines ({loading:.1f} s, one core), workers':68s} {rest:5.1f} s")
