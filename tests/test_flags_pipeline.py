@@ -7,13 +7,12 @@ import json
 import random
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.test_collector import noting_the_collector
 from triage import flagging
 from triage.analyze import Analyzer
 from triage.capture import import_raw
@@ -176,16 +175,8 @@ def test_the_collector_is_paused_while_a_derivation_runs_and_as_it_was_after(
     store = open_store(load_config(config).store.path)
     engine = FlagEngine(analyzer.classifier.ruleset, analyzer.classifier.models, Config())
     seen: list[bool] = []  # whether the collector was on, at each load and each derivation
-
-    def noting_the_collector(step: Callable[..., Any]) -> Callable[..., Any]:
-        def noted(*args: Any, **kwargs: Any) -> Any:
-            seen.append(gc.isenabled())
-            return step(*args, **kwargs)
-
-        return noted
-
     for name in ("load_views", "link_replies"):
-        monkeypatch.setattr(flagging, name, noting_the_collector(getattr(flagging, name)))
+        monkeypatch.setattr(flagging, name, noting_the_collector(getattr(flagging, name), seen))
     views = load_views(store)
     now = max(v.date for v in views) + timedelta(days=2)
     assert gc.isenabled()

@@ -176,9 +176,9 @@ def test_lower_casing_the_text_first_reads_the_same_words(seed: int) -> None:
         "\n",
         "Is",
     ]
+    function_words = ENGLISH_WORDS | INDONESIAN_WORDS
     rng = random.Random(seed)
     for _ in range(2000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12)))
-        function_words = ENGLISH_WORDS | INDONESIAN_WORDS
         seen = [w for w in _lower_words(text) if w in function_words]
         assert seen == [w for w in words_lowered_one_by_one(text) if w in function_words], repr(text)

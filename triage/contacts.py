@@ -212,12 +212,17 @@ MIN_START = 2
 
 def required_keywords(pattern: str) -> frozenset[str] | None:
     """Casefolded strings one of which every match of the pattern contains (None: none known)."""
+    items = _parsed(pattern)
+    found = None if items is None else _sequence_keywords(items)
+    return found if found is not None and min(map(len, found)) >= MIN_KEYWORD else None
+
+
+def _parsed(pattern: str) -> list[tuple[Any, Any]] | None:
+    """The pattern's top-level items as `re` parses it (case-insensitive), or None when it cannot."""
     try:
-        parsed = sre_parse.parse(pattern, re.IGNORECASE)
+        return list(sre_parse.parse(pattern, re.IGNORECASE).data)
     except (re.error, RecursionError, OverflowError):
         return None
-    found = _sequence_keywords(list(parsed.data))
-    return found if found is not None and min(map(len, found)) >= MIN_KEYWORD else None
 
 
 def _sequence_keywords(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
@@ -259,11 +264,8 @@ def leading_literals(pattern: str) -> frozenset[str] | None:
     it: the text's other positions need no try. Zero-width assertions before it (\\b, lookarounds)
     only narrow where a match begins.
     """
-    try:
-        parsed = sre_parse.parse(pattern, re.IGNORECASE)
-    except (re.error, RecursionError, OverflowError):
-        return None
-    return _sequence_starts(list(parsed.data))
+    items = _parsed(pattern)
+    return None if items is None else _sequence_starts(items)
 
 
 _ZERO_WIDTH = (sre_parse.AT, sre_parse.ASSERT, sre_parse.ASSERT_NOT)
