@@ -1,11 +1,18 @@
 # Two entry points: `make demo` and `make test`. Both create .venv and install what they need.
 VENV ?= .venv
-PYTHON ?= python3
+# The interpreter of .venv: the distribution's python3 when it is 3.11 or newer and has venv
+# (Debian builds it with profile-guided and link-time optimisation; the backfill takes about a
+# sixth less CPU under it than under a build without them, such as pyenv's), else the python3 on
+# PATH. Another one: make clean && make test PYTHON=python3.12
+SYSTEM_PYTHON ?= /usr/bin/python3
+PYTHON ?= $(shell $(SYSTEM_PYTHON) -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' \
+	>/dev/null 2>&1 && echo $(SYSTEM_PYTHON) || echo python3)
 BIN := $(VENV)/bin
 
 .PHONY: demo test lint typecheck unit system-deps clean
 
 $(BIN)/.installed: pyproject.toml
+	@echo "creating $(VENV) with $$($(PYTHON) -c 'import sys; print(sys.executable, sys.version.split()[0])')"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import re
 import shutil
 import statistics
@@ -265,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     generator = MailboxGenerator(args.messages, seed=args.seed)
     say(f"triage at {triage_revision()}; work directory: {work}")
     say(f"machine: {os.cpu_count()} CPUs, load average {load_average()} (other work skews wall times)")
+    say(f"python: {platform.python_version()}, {Path(sys.executable).resolve()} (triage runs under it)")
     try:
         build_mailbox(server, generator)
         say(f"\nbackfill rounds (mbsync with FSync {args.mbsync_fsync}, then triage; {args.rounds} round(s)):")
