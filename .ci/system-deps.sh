@@ -8,6 +8,7 @@ command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
 command -v mbsync >/dev/null 2>&1 || missing+=(isync)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# The Makefile's SYSTEM_PYTHON question, less ensurepip: keep the version bound the same in both.
 if /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
   && ! /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   missing+=(python3-venv)
